@@ -1,0 +1,5 @@
+//! BGM Studio's model stages. This crate knows nothing of Tauri, ffmpeg or files other than
+//! weights: its inputs are PCM samples, strings and tensors, its outputs plain Rust types.
+
+pub mod device;
+pub mod task;
