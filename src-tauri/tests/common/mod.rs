@@ -1,0 +1,99 @@
+//! Helpers shared by the media tests.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+pub fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/media")
+        .join(name)
+}
+
+/// The raw bytes of every packet of the first video stream, in file order.
+pub fn video_packets(path: &Path) -> Vec<Vec<u8>> {
+    ffmpeg_next::init().unwrap();
+    let mut input = ffmpeg_next::format::input(path).unwrap();
+    let index = input
+        .streams()
+        .best(ffmpeg_next::media::Type::Video)
+        .unwrap()
+        .index();
+    input
+        .packets()
+        .filter(|(stream, _)| stream.index() == index)
+        .map(|(_, packet)| packet.data().unwrap_or_default().to_vec())
+        .collect()
+}
+
+/// The length of one coded audio frame of the file's first audio stream, in seconds: the
+/// granularity at which an encoder can end a track.
+pub fn audio_frame_seconds(info: &bgm_studio::media::MediaInfo) -> f64 {
+    let audio = &info.audio_streams[0];
+    match audio.codec.as_str() {
+        "opus" => 0.020,
+        "aac" => 1024.0 / f64::from(audio.sample_rate),
+        "vorbis" | "mp3" => 1152.0 / f64::from(audio.sample_rate),
+        _ => 1.0 / f64::from(audio.sample_rate),
+    }
+}
+
+/// A longer test video made with the ffmpeg command line, for export and kill tests.
+pub fn make_long_video(dir: &Path, seconds: u32, size: &str) -> PathBuf {
+    let out = dir.join(format!("long_{seconds}s.mp4"));
+    let status = std::process::Command::new("ffmpeg")
+        .args([
+            "-hide_banner",
+            "-loglevel",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+        ])
+        .arg(format!("testsrc2=size={size}:rate=25:duration={seconds}"))
+        .args(["-f", "lavfi", "-i"])
+        .arg(format!(
+            "sine=frequency=440:sample_rate=48000:duration={seconds}"
+        ))
+        .args([
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-crf",
+            "35",
+            "-c:a",
+            "aac",
+            "-ac",
+            "2",
+        ])
+        .arg(&out)
+        .status()
+        .expect("the ffmpeg command line is installed");
+    assert!(status.success());
+    out
+}
+
+/// A WAV of stereo noise-like music, for export tests.
+pub fn make_audio(dir: &Path, seconds: u32) -> PathBuf {
+    let out = dir.join(format!("music_{seconds}s.wav"));
+    let status = std::process::Command::new("ffmpeg")
+        .args([
+            "-hide_banner",
+            "-loglevel",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+        ])
+        .arg(format!(
+            "sine=frequency=220:sample_rate=44100:duration={seconds}"
+        ))
+        .args(["-ac", "2", "-c:a", "pcm_s16le"])
+        .arg(&out)
+        .status()
+        .expect("the ffmpeg command line is installed");
+    assert!(status.success());
+    out
+}
