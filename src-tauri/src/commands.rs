@@ -1,0 +1,115 @@
+//! The window's commands: thin wrappers over the same functions the command line uses.
+//! Blocking work runs on the blocking thread pool, never on the async runtime.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use serde::Serialize;
+
+use crate::media::{self, MediaInfo};
+
+/// Files the user handed to the app (dropped on the window or picked in a dialog). Commands only
+/// touch these, so a compromised page cannot make the app read arbitrary files.
+#[derive(Default)]
+pub struct UserFiles(Mutex<HashSet<PathBuf>>);
+
+impl UserFiles {
+    pub fn allow(&self, paths: impl IntoIterator<Item = PathBuf>) {
+        self.0.lock().expect("not poisoned").extend(paths);
+    }
+
+    fn check(&self, path: &Path) -> Result<(), CommandError> {
+        if self.0.lock().expect("not poisoned").contains(path) {
+            Ok(())
+        } else {
+            Err(CommandError {
+                kind: ErrorKind::NotPermitted,
+                message: format!(
+                    "\"{}\" was not chosen by the user; drop it on the window or open it with the file picker",
+                    path.display()
+                ),
+            })
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub enum ErrorKind {
+    /// The file is missing, empty, damaged or not media: the user should pick another file.
+    BadInput,
+    NotPermitted,
+    Internal,
+}
+
+/// What the window shows when a command fails.
+#[derive(Clone, Debug, Serialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct CommandError {
+    pub kind: ErrorKind,
+    pub message: String,
+}
+
+impl From<media::MediaError> for CommandError {
+    fn from(err: media::MediaError) -> Self {
+        let kind = if err.is_bad_input() {
+            ErrorKind::BadInput
+        } else {
+            ErrorKind::Internal
+        };
+        CommandError {
+            kind,
+            message: err.to_string(),
+        }
+    }
+}
+
+fn internal(err: impl std::fmt::Display) -> CommandError {
+    CommandError {
+        kind: ErrorKind::Internal,
+        message: err.to_string(),
+    }
+}
+
+#[derive(Clone, Debug, Serialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct AppInfo {
+    pub version: String,
+    /// The device the model stages will run on: "CUDA", "Metal" or "CPU".
+    pub device: String,
+    pub data_dir: String,
+}
+
+/// Reads a video's container, streams and duration.
+#[tauri::command]
+#[specta::specta]
+pub async fn probe_media(
+    path: String,
+    files: tauri::State<'_, UserFiles>,
+) -> Result<MediaInfo, CommandError> {
+    let path = PathBuf::from(path);
+    files.check(&path)?;
+    tauri::async_runtime::spawn_blocking(move || media::probe(&path))
+        .await
+        .map_err(internal)?
+        .map_err(CommandError::from)
+}
+
+/// Version, compute device and data folder, for the status bar and the about box.
+#[tauri::command]
+#[specta::specta]
+pub async fn app_info() -> Result<AppInfo, CommandError> {
+    tauri::async_runtime::spawn_blocking(|| {
+        let settings = crate::settings::Settings::load_from(&crate::settings::Settings::path());
+        let preference = crate::settings::device_preference(None, &settings).map_err(internal)?;
+        let device = bgm_models::device::ComputeDevice::open(preference).map_err(internal)?;
+        Ok(AppInfo {
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            device: device.kind.to_string(),
+            data_dir: crate::app::data_dir().display().to_string(),
+        })
+    })
+    .await
+    .map_err(internal)?
+}

@@ -1,0 +1,8 @@
+//! BGM Studio, the application: media I/O, the command line, and the Tauri window.
+
+pub mod app;
+pub mod cli;
+pub mod commands;
+pub mod logging;
+pub mod media;
+pub mod settings;

@@ -1,0 +1,83 @@
+//! User settings that outlive a session, stored as JSON in the app's config folder.
+
+use std::path::{Path, PathBuf};
+
+use bgm_models::device::DevicePreference;
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct Settings {
+    /// The compute device the model stages use; `auto` picks CUDA, then Metal, then the CPU.
+    pub device: DevicePreference,
+}
+
+impl Settings {
+    pub fn path() -> PathBuf {
+        crate::app::config_dir().join("settings.json")
+    }
+
+    /// Reads the settings; a missing file means defaults, a damaged one is reported and ignored
+    /// so a bad edit never stops the app from starting.
+    pub fn load_from(path: &Path) -> Self {
+        match std::fs::read(path) {
+            Ok(bytes) => serde_json::from_slice(&bytes).unwrap_or_else(|err| {
+                tracing::warn!("ignoring {}: {err}", path.display());
+                Self::default()
+            }),
+            Err(_) => Self::default(),
+        }
+    }
+
+    /// Writes atomically: a temporary file renamed over the old one.
+    pub fn save_to(&self, path: &Path) -> std::io::Result<()> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        let temp = path.with_extension("json.tmp");
+        std::fs::write(
+            &temp,
+            serde_json::to_vec_pretty(self).map_err(std::io::Error::other)?,
+        )?;
+        std::fs::rename(temp, path)
+    }
+}
+
+/// The device to use: the command-line flag, else `BGM_DEVICE`, else the saved setting.
+pub fn device_preference(
+    flag: Option<DevicePreference>,
+    settings: &Settings,
+) -> Result<DevicePreference, bgm_models::device::DeviceError> {
+    if let Some(pref) = flag {
+        return Ok(pref);
+    }
+    Ok(bgm_models::device::preference_from_env()?.unwrap_or(settings.device))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips_and_survives_damage() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("nested/settings.json");
+        assert_eq!(Settings::load_from(&path), Settings::default());
+        let settings = Settings {
+            device: DevicePreference::Cpu,
+        };
+        settings.save_to(&path).unwrap();
+        assert_eq!(Settings::load_from(&path), settings);
+        std::fs::write(&path, b"{ not json").unwrap();
+        assert_eq!(Settings::load_from(&path), Settings::default());
+    }
+
+    #[test]
+    fn the_flag_wins_over_the_setting() {
+        let settings = Settings {
+            device: DevicePreference::Cpu,
+        };
+        let chosen = device_preference(Some(DevicePreference::Metal), &settings).unwrap();
+        assert_eq!(chosen, DevicePreference::Metal);
+    }
+}
