@@ -1,0 +1,55 @@
+# The two commands of the README: `make run` and `make test`. Each sets up what is missing first.
+SHELL := /bin/bash
+CARGO ?= cargo
+APP_FEATURES ?=
+TAURI_DRIVER_VERSION := 2.0.6
+
+.PHONY: run test deps ui-deps ui-build lint test-rust test-ui test-window bindings fixtures bench clean
+
+run: deps ui-build
+	$(CARGO) run --release -p bgm-studio --features "custom-protocol $(APP_FEATURES)"
+
+test: deps ui-build lint test-rust test-ui test-window
+	@echo "all tests passed"
+
+deps:
+	tools/install-deps.sh
+
+ui-deps:
+	cd ui && if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then npm ci --no-audit --no-fund; fi
+
+ui-build: ui-deps
+	cd ui && npm run build
+
+lint:
+	$(CARGO) fmt --all --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	cd ui && npm run typecheck
+
+test-rust:
+	$(CARGO) test --workspace
+
+test-ui: ui-deps
+	cd ui && npm test
+	cd ui && npx playwright test
+
+# The real window under Xvfb, driven through tauri-driver and WebKitWebDriver. It runs the app
+# as shipped: front end embedded, strict CSP in force.
+test-window: ui-build
+	@command -v tauri-driver >/dev/null || $(CARGO) install --locked tauri-driver@$(TAURI_DRIVER_VERSION)
+	$(CARGO) build -p bgm-studio --features custom-protocol
+	BGM_DATA_DIR=$$(mktemp -d) xvfb-run -a -s "-screen 0 1280x900x24" \
+		node tools/window-smoke.mjs target/debug/bgm-studio target/window-screenshot.png
+
+bindings:
+	$(CARGO) run -q -p bgm-studio -- bindings ui/src/bindings.ts
+
+fixtures:
+	src-tauri/tests/fixtures/media/make_fixtures.sh
+
+bench:
+	$(CARGO) bench -p bgm-studio --bench export
+
+clean:
+	$(CARGO) clean
+	rm -rf ui/node_modules ui/dist
