@@ -150,7 +150,12 @@ impl AudioReader {
                 }
                 // A corrupt frame: skip it, as players do, rather than lose the whole file.
                 Err(err) => {
-                    tracing::warn!("{}: skipping undecodable audio: {err}", self.path.display())
+                    tracing::warn!("{}: skipping undecodable audio: {err}", self.path.display());
+                    if self.input_finished {
+                        self.finished = true;
+                    } else {
+                        self.feed_decoder();
+                    }
                 }
             }
         }

@@ -51,6 +51,13 @@ pub enum MediaError {
     #[error("this FFmpeg build has no {codec} encoder; install an FFmpeg with {codec} support")]
     EncoderMissing { codec: &'static str },
 
+    #[error("the {codec} audio encoder failed: {source}")]
+    Encoder {
+        codec: &'static str,
+        #[source]
+        source: ffmpeg_next::Error,
+    },
+
     #[error("\"{}\": {operation} failed: {source}", .path.display())]
     Ffmpeg {
         path: PathBuf,

@@ -63,6 +63,7 @@ pub fn mux(
     let plan = copy_streams(video, &dest, &input, &mut output)?;
     let channels = source_audio.channels.clamp(1, 2) as u16;
     let mut audio_out = AudioEncoder::new(
+        &dest,
         &kind,
         source_audio.sample_rate,
         channels,
@@ -226,6 +227,8 @@ unsafe fn copy_side_data(_from: *const ffi::AVStream, _to: *mut ffi::AVStream) {
 
 /// Encodes the new audio track frame by frame, exactly `total_samples` long.
 struct AudioEncoder {
+    /// Where the export goes, for errors while writing.
+    dest: PathBuf,
     encoder: encoder::Audio,
     codec_name: &'static str,
     stream_index: usize,
@@ -246,6 +249,7 @@ struct AudioEncoder {
 
 impl AudioEncoder {
     fn new(
+        dest: &Path,
         kind: &OutputKind,
         source_rate: u32,
         channels: u16,
@@ -259,8 +263,10 @@ impl AudioEncoder {
             .ok_or(MediaError::EncoderMissing {
                 codec: kind.audio_encoders[0],
             })?;
-        let setup_err =
-            |e: ffmpeg_next::Error| MediaError::EncoderMissing { codec: codec_name }.with_detail(e);
+        let setup_err = |source| MediaError::Encoder {
+            codec: codec_name,
+            source,
+        };
         let audio = codec.audio().map_err(setup_err)?;
         let format = [
             Sample::F32(frame_planar()),
@@ -299,10 +305,9 @@ impl AudioEncoder {
             (*raw).strict_std_compliance = ffi::FF_COMPLIANCE_EXPERIMENTAL;
         }
         let encoder = context.open_as(codec).map_err(setup_err)?;
-        let mut stream = output.add_stream(codec).map_err(MediaError::ffmpeg(
-            Path::new(codec_name),
-            "adding the audio stream",
-        ))?;
+        let mut stream = output
+            .add_stream(codec)
+            .map_err(MediaError::ffmpeg(dest, "adding the audio stream"))?;
         stream.set_parameters(&encoder);
         stream.set_time_base(Rational::new(1, rate as i32));
         let stream_index = stream.index();
@@ -312,6 +317,7 @@ impl AudioEncoder {
             n => n as usize,
         };
         Ok(Self {
+            dest: dest.to_path_buf(),
             encoder,
             codec_name,
             stream_index,
@@ -350,10 +356,10 @@ impl AudioEncoder {
             }
             let interleaved = self.take_samples(samples, reader)?;
             let frame = self.make_frame(&interleaved, samples);
-            self.encoder.send_frame(&frame).map_err(MediaError::ffmpeg(
-                Path::new(self.codec_name),
-                "encoding audio",
-            ))?;
+            let codec = self.codec_name;
+            self.encoder
+                .send_frame(&frame)
+                .map_err(|source| MediaError::Encoder { codec, source })?;
             self.sent_samples += samples as i64;
             self.drain(output, stream_tb)?;
         }
@@ -441,20 +447,16 @@ impl AudioEncoder {
             packet.rescale_ts(Rational::new(1, self.rate as i32), stream_tb);
             packet
                 .write_interleaved(output)
-                .map_err(|e| MediaError::Ffmpeg {
-                    path: PathBuf::from(self.codec_name),
-                    operation: "writing audio",
-                    source: e,
-                })?;
+                .map_err(|e| MediaError::destination(&self.dest, format!("writing failed: {e}")))?;
         }
         Ok(())
     }
 
     fn finish(&mut self, output: &mut Output, stream_tb: Rational) -> Result<(), MediaError> {
-        self.encoder.send_eof().map_err(MediaError::ffmpeg(
-            Path::new(self.codec_name),
-            "finishing the audio",
-        ))?;
+        let codec = self.codec_name;
+        self.encoder
+            .send_eof()
+            .map_err(|source| MediaError::Encoder { codec, source })?;
         self.drain(output, stream_tb)
     }
 }
@@ -488,13 +490,6 @@ fn frame_packed() -> ffmpeg_next::format::sample::Type {
 
 fn to_i16(v: f32) -> i16 {
     (v.clamp(-1.0, 1.0) * 32767.0).round() as i16
-}
-
-impl MediaError {
-    fn with_detail(self, err: ffmpeg_next::Error) -> Self {
-        tracing::warn!("audio encoder setup failed: {err}");
-        self
-    }
 }
 
 #[cfg(test)]
