@@ -69,23 +69,33 @@ fn main() {
 
     let ours_out = dir.path().join("ours.mp4");
     let theirs_out = dir.path().join("ffmpeg.mp4");
-    let options = MuxOptions {
+    // The ffmpeg command line encodes AAC at 128 kb/s by default, we at 96 kb/s per channel:
+    // time ours at both, so the ratio compares equal work and the cost of our default shows.
+    let defaults = MuxOptions {
         overwrite: true,
         ..Default::default()
     };
-    let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+    let same_bitrate = MuxOptions {
+        overwrite: true,
+        audio_bitrate: Some(128_000),
+    };
+    let (mut ours, mut ours_128k, mut theirs) = (Vec::new(), Vec::new(), Vec::new());
     for run in 0..RUNS {
-        let start = Instant::now();
-        mux(
-            &video,
-            &audio,
-            &ours_out,
-            &options,
-            &mut |_| {},
-            &CancelToken::new(),
-        )
-        .unwrap();
-        ours.push(start.elapsed());
+        let timed = |options: &MuxOptions| {
+            let start = Instant::now();
+            mux(
+                &video,
+                &audio,
+                &ours_out,
+                options,
+                &mut |_| {},
+                &CancelToken::new(),
+            )
+            .unwrap();
+            start.elapsed()
+        };
+        ours.push(timed(&defaults));
+        ours_128k.push(timed(&same_bitrate));
 
         let start = Instant::now();
         ffmpeg(&[
@@ -104,13 +114,20 @@ fn main() {
             &path(&theirs_out),
         ]);
         theirs.push(start.elapsed());
-        println!("run {run}: ours {:?}, ffmpeg {:?}", ours[run], theirs[run]);
+        println!(
+            "run {run}: ours {:?}, ours at 128 kb/s {:?}, ffmpeg {:?}",
+            ours[run], ours_128k[run], theirs[run]
+        );
     }
-    let (ours, theirs) = (median(ours), median(theirs));
+    let (ours, ours_128k, theirs) = (median(ours), median(ours_128k), median(theirs));
+    let ratio = |t: Duration| t.as_secs_f64() / theirs.as_secs_f64();
     println!(
-        "export of 60 s 1080p: ours {:.3} s, ffmpeg -c:v copy -c:a aac {:.3} s, ratio {:.2}x (target <= 1.1x)",
-        ours.as_secs_f64(),
+        "export of 60 s 1080p (medians of {RUNS}): ffmpeg -c:v copy -c:a aac {:.3} s; \
+         ours at 128 kb/s {:.3} s = {:.2}x (target <= 1.1x); ours at the default 192 kb/s {:.3} s = {:.2}x",
         theirs.as_secs_f64(),
-        ours.as_secs_f64() / theirs.as_secs_f64()
+        ours_128k.as_secs_f64(),
+        ratio(ours_128k),
+        ours.as_secs_f64(),
+        ratio(ours),
     );
 }

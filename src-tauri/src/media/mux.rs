@@ -14,7 +14,7 @@ use super::audio::AudioReader;
 use super::destination::{check_destination, output_kind, OutputKind, PartialFile};
 use super::error::MediaError;
 use super::input::{open_input, open_output};
-use super::probe::{is_cover_art, probe, seconds, stream_duration_seconds};
+use super::probe::{is_cover_art, primary_video_stream, probe, seconds, stream_duration_seconds};
 
 #[derive(Clone, Debug, Default)]
 pub struct MuxOptions {
@@ -143,12 +143,7 @@ fn copy_streams(
     input: &ffmpeg_next::format::context::Input,
     output: &mut Output,
 ) -> Result<CopyPlan, MediaError> {
-    let primary = input
-        .streams()
-        .find(|s| s.parameters().medium() == MediaType::Video && !is_cover_art(s))
-        .ok_or_else(|| MediaError::NoVideo {
-            path: video.to_path_buf(),
-        })?;
+    let primary = primary_video_stream(input, video)?;
     let video_duration_seconds = stream_duration_seconds(&primary)
         .unwrap_or_else(|| super::probe::container_duration_seconds(input));
     let video_start_seconds = match primary.start_time() {

@@ -151,6 +151,19 @@ pub fn probe(path: &Path) -> Result<MediaInfo, MediaError> {
     })
 }
 
+/// The video: the first video stream that is not a cover picture.
+pub(crate) fn primary_video_stream<'a>(
+    input: &'a Input,
+    path: &Path,
+) -> Result<Stream<'a>, MediaError> {
+    input
+        .streams()
+        .find(|s| s.parameters().medium() == MediaType::Video && !is_cover_art(s))
+        .ok_or_else(|| MediaError::NoVideo {
+            path: path.to_path_buf(),
+        })
+}
+
 /// An embedded cover picture is a "video" stream to FFmpeg, but not the video.
 pub(crate) fn is_cover_art(stream: &Stream) -> bool {
     stream.disposition().contains(Disposition::ATTACHED_PIC)

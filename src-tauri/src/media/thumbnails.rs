@@ -4,14 +4,13 @@ use std::path::Path;
 
 use ffmpeg_next::codec::context::Context as CodecContext;
 use ffmpeg_next::format::Pixel;
-use ffmpeg_next::media::Type as MediaType;
 use ffmpeg_next::software::scaling::{Context as Scaler, Flags};
 use ffmpeg_next::{frame, Packet};
 use image::RgbImage;
 
 use super::error::MediaError;
 use super::input::open_input;
-use super::probe::{container_duration_seconds, is_cover_art, seconds};
+use super::probe::{container_duration_seconds, primary_video_stream, seconds};
 use super::rotation::stream_rotation_degrees;
 
 #[derive(Clone, Debug)]
@@ -28,12 +27,7 @@ pub fn thumbnails(path: &Path, count: usize, width: u32) -> Result<Vec<Thumbnail
         return Ok(Vec::new());
     }
     let mut input = open_input(path)?;
-    let stream = input
-        .streams()
-        .find(|s| s.parameters().medium() == MediaType::Video && !is_cover_art(s))
-        .ok_or_else(|| MediaError::NoVideo {
-            path: path.to_path_buf(),
-        })?;
+    let stream = primary_video_stream(&input, path)?;
     let stream_index = stream.index();
     let time_base = stream.time_base();
     let rotation = stream_rotation_degrees(&stream);

@@ -37,63 +37,59 @@ pub fn audio_frame_seconds(info: &bgm_studio::media::MediaInfo) -> f64 {
     }
 }
 
+/// Runs the ffmpeg command line quietly, overwriting outputs.
+pub fn run_ffmpeg(args: &[&str]) {
+    let status = std::process::Command::new("ffmpeg")
+        .args(["-hide_banner", "-loglevel", "error", "-y"])
+        .args(args)
+        .status()
+        .expect("the ffmpeg command line is installed");
+    assert!(status.success(), "ffmpeg {args:?} failed");
+}
+
 /// A longer test video made with the ffmpeg command line, for export and kill tests.
 pub fn make_long_video(dir: &Path, seconds: u32, size: &str) -> PathBuf {
     let out = dir.join(format!("long_{seconds}s.mp4"));
-    let status = std::process::Command::new("ffmpeg")
-        .args([
-            "-hide_banner",
-            "-loglevel",
-            "error",
-            "-y",
-            "-f",
-            "lavfi",
-            "-i",
-        ])
-        .arg(format!("testsrc2=size={size}:rate=25:duration={seconds}"))
-        .args(["-f", "lavfi", "-i"])
-        .arg(format!(
-            "sine=frequency=440:sample_rate=48000:duration={seconds}"
-        ))
-        .args([
-            "-c:v",
-            "libx264",
-            "-preset",
-            "ultrafast",
-            "-crf",
-            "35",
-            "-c:a",
-            "aac",
-            "-ac",
-            "2",
-        ])
-        .arg(&out)
-        .status()
-        .expect("the ffmpeg command line is installed");
-    assert!(status.success());
+    let picture = format!("testsrc2=size={size}:rate=25:duration={seconds}");
+    let sound = format!("sine=frequency=440:sample_rate=48000:duration={seconds}");
+    run_ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        &picture,
+        "-f",
+        "lavfi",
+        "-i",
+        &sound,
+        "-c:v",
+        "libx264",
+        "-preset",
+        "ultrafast",
+        "-crf",
+        "35",
+        "-c:a",
+        "aac",
+        "-ac",
+        "2",
+        out.to_str().unwrap(),
+    ]);
     out
 }
 
-/// A WAV of stereo noise-like music, for export tests.
+/// A WAV of a stereo tone, for export tests.
 pub fn make_audio(dir: &Path, seconds: u32) -> PathBuf {
     let out = dir.join(format!("music_{seconds}s.wav"));
-    let status = std::process::Command::new("ffmpeg")
-        .args([
-            "-hide_banner",
-            "-loglevel",
-            "error",
-            "-y",
-            "-f",
-            "lavfi",
-            "-i",
-        ])
-        .arg(format!(
-            "sine=frequency=220:sample_rate=44100:duration={seconds}"
-        ))
-        .args(["-ac", "2", "-c:a", "pcm_s16le"])
-        .arg(&out)
-        .status()
-        .expect("the ffmpeg command line is installed");
-    assert!(status.success());
+    let sound = format!("sine=frequency=220:sample_rate=44100:duration={seconds}");
+    run_ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        &sound,
+        "-ac",
+        "2",
+        "-c:a",
+        "pcm_s16le",
+        out.to_str().unwrap(),
+    ]);
     out
 }
