@@ -13,7 +13,7 @@ install_debian() {
     build-essential pkg-config clang libclang-dev curl file
     libwebkit2gtk-4.1-dev libgtk-3-dev librsvg2-dev libayatana-appindicator3-dev libssl-dev
     libavcodec-dev libavformat-dev libavutil-dev libswresample-dev libswscale-dev libavfilter-dev libavdevice-dev
-    libasound2-dev ffmpeg
+    libasound2-dev ffmpeg espeak-ng sox
     xvfb xauth webkit2gtk-driver chromium
     nodejs npm
   )
@@ -33,7 +33,7 @@ install_debian() {
 
 install_macos() {
   have brew || { echo "Homebrew is needed: https://brew.sh" >&2; exit 1; }
-  local formulas=(ffmpeg pkg-config node)
+  local formulas=(ffmpeg pkg-config node espeak-ng sox)
   for f in "${formulas[@]}"; do
     brew list --formula "$f" >/dev/null 2>&1 || brew install "$f"
   done

@@ -2,4 +2,5 @@
 //! weights: its inputs are PCM samples, strings and tensors, its outputs plain Rust types.
 
 pub mod device;
+pub mod spectrogram;
 pub mod task;
