@@ -4,3 +4,4 @@
 pub mod device;
 pub mod spectrogram;
 pub mod task;
+pub mod weights;

@@ -1,0 +1,127 @@
+//! PyTorch `.bin` (zip + pickle) weights, converted once to safetensors so every later load is
+//! memory-mapped. The converted file sits beside its source (`<file>.bin.safetensors`), or in
+//! the configured conversion folder when the source's folder is read-only.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+use super::config::WeightsConfig;
+use super::error::{Result, WeightsError};
+use super::locate::ResolvedModel;
+
+impl ResolvedModel {
+    /// Every weight file of the model as a safetensors path, in catalogue order, converting
+    /// `.bin` files on first use. Feed them to `candle_core::safetensors::MmapedSafetensors::multi`
+    /// or `VarBuilder::from_mmaped_safetensors`.
+    pub fn safetensors_paths(&self, config: &WeightsConfig) -> Result<Vec<PathBuf>> {
+        self.entry
+            .files
+            .iter()
+            .filter(|f| f.is_weights())
+            .map(|f| ensure_safetensors(&self.file(&f.path), &config.resolved_conversion_dir()))
+            .collect()
+    }
+
+    /// One weight file (e.g. `unet/diffusion_pytorch_model.bin`) as a safetensors path.
+    pub fn safetensors_path(&self, repo_path: &str, config: &WeightsConfig) -> Result<PathBuf> {
+        ensure_safetensors(&self.file(repo_path), &config.resolved_conversion_dir())
+    }
+}
+
+/// `source` itself when it is safetensors; otherwise its converted copy, made now if missing
+/// or older than the source. Tensors keep their names, dtypes and values.
+pub fn ensure_safetensors(source: &Path, fallback_dir: &Path) -> Result<PathBuf> {
+    let name = source
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    if name.ends_with(".safetensors") {
+        return Ok(source.to_path_buf());
+    }
+    if !name.ends_with(".bin") {
+        return Err(conversion_error(
+            source,
+            "only .safetensors and PyTorch .bin weights are supported",
+        ));
+    }
+    let converted_name = format!("{name}.safetensors");
+    let beside = source.with_file_name(&converted_name);
+    let elsewhere = fallback_dir.join(path_key(source)).join(&converted_name);
+    for candidate in [&beside, &elsewhere] {
+        if is_up_to_date(candidate, source) {
+            return Ok(candidate.clone());
+        }
+    }
+
+    let tensors = read_pytorch(source)?;
+    match write_atomically(&beside, &tensors) {
+        Ok(()) => Ok(beside),
+        Err(error) => {
+            tracing::info!(path = %beside.display(), %error, "cannot write beside the weights, using the conversion folder");
+            write_atomically(&elsewhere, &tensors).map_err(|e| conversion_error(source, &e))?;
+            Ok(elsewhere)
+        }
+    }
+}
+
+fn read_pytorch(source: &Path) -> Result<HashMap<String, candle_core::Tensor>> {
+    let tensors = candle_core::pickle::read_all(source)
+        .map_err(|e| conversion_error(source, &e.to_string()))?;
+    if tensors.is_empty() {
+        return Err(conversion_error(
+            source,
+            "no tensors found; is it a PyTorch state dict?",
+        ));
+    }
+    Ok(tensors.into_iter().collect())
+}
+
+fn write_atomically(
+    target: &Path,
+    tensors: &HashMap<String, candle_core::Tensor>,
+) -> std::result::Result<(), String> {
+    let parent = target.parent().ok_or("no parent folder")?;
+    std::fs::create_dir_all(parent)
+        .map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
+    let temporary = target.with_file_name(format!(
+        ".{}.{}.tmp",
+        target.file_name().unwrap_or_default().to_string_lossy(),
+        std::process::id()
+    ));
+    let written = candle_core::safetensors::save(tensors, &temporary)
+        .map_err(|e| format!("cannot write {}: {e}", temporary.display()))
+        .and_then(|()| {
+            std::fs::rename(&temporary, target)
+                .map_err(|e| format!("cannot move into {}: {e}", target.display()))
+        });
+    if written.is_err() {
+        let _ = std::fs::remove_file(&temporary);
+    }
+    written
+}
+
+/// A converted file is reusable when it is at least as new as its source.
+fn is_up_to_date(converted: &Path, source: &Path) -> bool {
+    let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    match (modified(converted), modified(source)) {
+        (Some(converted), Some(source)) => converted >= source,
+        _ => false,
+    }
+}
+
+/// A short stable folder name for a source path, so converted copies of different models'
+/// `pytorch_model.bin` do not collide in the conversion folder.
+fn path_key(source: &Path) -> String {
+    let full = std::fs::canonicalize(source).unwrap_or_else(|_| source.to_path_buf());
+    let digest = Sha256::digest(full.to_string_lossy().as_bytes());
+    digest.iter().take(8).map(|b| format!("{b:02x}")).collect()
+}
+
+fn conversion_error(path: &Path, detail: &str) -> WeightsError {
+    WeightsError::Conversion {
+        path: path.to_path_buf(),
+        detail: detail.to_string(),
+    }
+}

@@ -1,0 +1,36 @@
+//! Model weights: the catalogue of models the app uses, downloads from the Hugging Face hub
+//! (through hf-hub, into the cache Python tools share), local folders for offline use, and
+//! safetensors paths ready to memory-map (PyTorch `.bin` files converted once).
+//!
+//! Lookup order for a model: `<models_dir>/<org>/<repo>/` (from `BGM_MODELS_DIR` or the CLI's
+//! `--models-dir`), then `<hub cache>/models--<org>--<repo>/snapshots/<commit>/`.
+//!
+//! Typical use (the CLI's `models list|download|path`, and every stage before loading):
+//! build a [`WeightsConfig::from_env`], set `models_dir` from `--models-dir`, then
+//! [`catalogue_status`] to list, [`find_model`] + [`download_model`] to fetch (blocking; run it
+//! on `spawn_blocking` from async code), [`model_path`] or [`locate`] to find, and
+//! [`ResolvedModel::safetensors_paths`] for files ready to memory-map.
+
+mod cache_layout;
+mod catalogue;
+mod config;
+mod convert;
+mod download;
+mod error;
+mod http_clients;
+mod locate;
+mod progress;
+mod remote_file;
+mod resume;
+mod runtime;
+mod status;
+mod verify;
+
+pub use catalogue::{catalogue, find_model, ModelEntry, ModelKind, RequiredFile};
+pub use config::{WeightsConfig, MODELS_DIR_ENV};
+pub use convert::ensure_safetensors;
+pub use download::download_model;
+pub use error::{Result, WeightsError};
+pub use locate::{local_folder, locate, ModelSource, ResolvedModel};
+pub use progress::{ignore_progress, DownloadProgress, DownloadStage, DownloadUpdate};
+pub use status::{catalogue_status, model_path, model_status, ModelState, ModelStatus};

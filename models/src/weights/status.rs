@@ -1,0 +1,117 @@
+//! What `models list` shows: each model's state, size on disk against the expected size, and path.
+
+use std::path::{Path, PathBuf};
+
+use super::cache_layout::{is_commit_hash, RepoCache};
+use super::catalogue::{catalogue, find_model, ModelEntry};
+use super::config::WeightsConfig;
+use super::error::Result;
+use super::locate::{
+    cache_snapshot, join_repo_path, local_folder, locate, missing_files, ModelSource,
+};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ModelState {
+    /// Nothing on disk.
+    Missing,
+    /// Some files (or an interrupted download) on disk, not all.
+    Partial,
+    /// Every required file is present.
+    Ready,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ModelStatus {
+    pub name: String,
+    pub repo: String,
+    pub revision: String,
+    pub state: ModelState,
+    /// Bytes of required files present, plus interrupted downloads in the cache.
+    pub bytes_on_disk: u64,
+    /// Best known total size of the required files.
+    pub expected_bytes: u64,
+    /// The folder the model is (or would be) loaded from.
+    pub path: PathBuf,
+    /// Where it was found; `None` when it is not ready.
+    pub source: Option<ModelSource>,
+    pub missing: Vec<String>,
+}
+
+/// The state of one model. Reads the disk only.
+pub fn model_status(entry: &ModelEntry, config: &WeightsConfig) -> ModelStatus {
+    let ready = locate(entry, config).ok();
+    let folder = config
+        .models_dir
+        .as_ref()
+        .map(|dir| local_folder(dir, entry))
+        .filter(|f| f.is_dir());
+    let root = match (&ready, folder) {
+        (Some(found), _) => found.root.clone(),
+        (None, Some(folder)) => folder,
+        (None, None) => cache_snapshot(entry, config).unwrap_or_else(|| {
+            // Where a download would put it: the pinned snapshot, or the repo's cache folder.
+            let cache = RepoCache::new(&config.resolved_cache_dir(), &entry.repo);
+            if is_commit_hash(&entry.revision) {
+                cache.snapshot_dir(&entry.revision)
+            } else {
+                cache.root().to_path_buf()
+            }
+        }),
+    };
+    let missing = missing_files(entry, &root);
+    let present_bytes: u64 = entry
+        .files
+        .iter()
+        .filter_map(|f| std::fs::metadata(join_repo_path(&root, &f.path)).ok())
+        .map(|m| m.len())
+        .sum();
+    let partial_bytes = match ready.as_ref().map(|r| r.source) {
+        Some(ModelSource::LocalFolder) => 0,
+        _ => incomplete_download_bytes(&config.resolved_cache_dir(), &entry.repo),
+    };
+    let state = if missing.is_empty() {
+        ModelState::Ready
+    } else if missing.len() < entry.files.len() || partial_bytes > 0 {
+        ModelState::Partial
+    } else {
+        ModelState::Missing
+    };
+    ModelStatus {
+        name: entry.name.clone(),
+        repo: entry.repo.clone(),
+        revision: entry.revision.clone(),
+        state,
+        bytes_on_disk: present_bytes + partial_bytes,
+        expected_bytes: entry.expected_size(),
+        path: root,
+        source: ready.map(|r| r.source),
+        missing,
+    }
+}
+
+/// The state of every built-in model, in catalogue order.
+pub fn catalogue_status(config: &WeightsConfig) -> Vec<ModelStatus> {
+    catalogue()
+        .iter()
+        .map(|entry| model_status(entry, config))
+        .collect()
+}
+
+/// The folder a built-in model loads from, or an error saying how to get it.
+pub fn model_path(name: &str, config: &WeightsConfig) -> Result<PathBuf> {
+    let entry = find_model(name)?;
+    Ok(locate(&entry, config)?.root)
+}
+
+fn incomplete_download_bytes(cache_dir: &Path, repo: &str) -> u64 {
+    let Ok(entries) = std::fs::read_dir(RepoCache::new(cache_dir, repo).blobs_dir()) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".incomplete"))
+        .filter_map(|e| e.metadata().ok())
+        .map(|m| m.len())
+        .sum()
+}
