@@ -129,3 +129,113 @@ fn a_killed_export_leaves_nothing_at_the_destination() {
         "a killed export left a file at the destination"
     );
 }
+
+#[test]
+fn spectrogram_round_trip_through_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let png = dir.path().join("tone.png");
+    let wav = dir.path().join("tone.wav");
+    let out = bgm()
+        .args(["spectrogram", "to-image"])
+        .arg(fixture("h264_aac.mp4"))
+        .args(["--start", "0.5", "--duration", "1.0", "--out"])
+        .arg(&png)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (image, meta) = bgm_models::spectrogram::read_png(&png).unwrap();
+    assert_eq!(image.height(), 512);
+    // One second at a 10 ms hop: 100 frames plus the centred STFT's last one.
+    assert_eq!(image.width(), 101);
+    assert!(meta.expect("parameters are stored in the PNG").max_value > 0.0);
+
+    let out = bgm()
+        .args(["spectrogram", "to-audio"])
+        .arg(&png)
+        .args(["--seed", "7", "--out"])
+        .arg(&wav)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let info = bgm_studio::media::probe(&wav).unwrap();
+    assert_eq!(info.audio_streams[0].sample_rate, 44_100);
+    assert!(
+        (info.duration_seconds - 1.0).abs() < 0.01,
+        "{}",
+        info.duration_seconds
+    );
+
+    // A file that is not an image is an error naming it.
+    let out = bgm()
+        .args(["spectrogram", "to-audio"])
+        .arg(fixture("not_a_video.mp4"))
+        .arg("--out")
+        .arg(dir.path().join("x.wav"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && stderr.contains("not_a_video.mp4"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn models_list_shows_the_catalogue() {
+    let hf_home = tempfile::tempdir().unwrap();
+    let out = bgm()
+        .env("HF_HOME", hf_home.path())
+        .env_remove("BGM_MODELS_DIR")
+        .args(["models", "list", "--json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let list: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let names: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["name"].as_str().unwrap())
+        .collect();
+    for expected in [
+        "whisper-base",
+        "whisper-large-v3-turbo",
+        "emotion",
+        "riffusion",
+    ] {
+        assert!(names.contains(&expected), "{names:?}");
+    }
+    assert!(list
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|m| m["state"] == "missing"));
+
+    // A missing model says how to get it; offline mode never reaches for the network.
+    let out = bgm()
+        .env("HF_HOME", hf_home.path())
+        .args(["--offline", "models", "download", "whisper-tiny"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && stderr.contains("Offline mode"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("whisper-tiny") && stderr.contains("BGM_MODELS_DIR"),
+        "{stderr}"
+    );
+}

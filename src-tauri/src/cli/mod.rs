@@ -1,17 +1,18 @@
 //! Headless subcommands of the same binary. Without a subcommand the window opens.
 
-use std::io::IsTerminal;
+mod media;
+mod models;
+mod progress;
+mod spectrogram;
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
 use bgm_models::device::{ComputeDevice, DevicePreference};
-use bgm_models::task::CancelToken;
 use clap::{Parser, Subcommand};
-use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 
-use crate::media;
 use crate::settings::{device_preference, Settings};
 
 #[derive(Debug, Parser)]
@@ -24,6 +25,14 @@ pub struct Cli {
     /// Compute device for the model stages (default: the setting, else auto).
     #[arg(long, global = true, value_parser = parse_device)]
     pub device: Option<DevicePreference>,
+
+    /// Folder of local models laid out as <dir>/<org>/<repo>/ (overrides BGM_MODELS_DIR).
+    #[arg(long, global = true)]
+    pub models_dir: Option<PathBuf>,
+
+    /// Never use the network: models come from local folders and the cache only.
+    #[arg(long, global = true)]
+    pub offline: bool,
 
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -51,6 +60,12 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Convert between spectrogram images (Riffusion's convention) and audio.
+    #[command(subcommand)]
+    Spectrogram(spectrogram::SpectrogramCommand),
+    /// List, download and locate the models.
+    #[command(subcommand)]
+    Models(models::ModelsCommand),
     /// Show the compute device the model stages would use.
     Device {
         #[arg(long)]
@@ -77,7 +92,8 @@ pub fn main() -> ExitCode {
         };
     };
     crate::logging::init_stderr();
-    match run_command(command, cli.device) {
+    let weights = models::weights_config(cli.models_dir, cli.offline);
+    match run_command(command, cli.device, &weights) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => report(err),
     }
@@ -88,141 +104,49 @@ fn report(err: anyhow::Error) -> ExitCode {
     ExitCode::FAILURE
 }
 
-fn run_command(command: Command, device: Option<DevicePreference>) -> anyhow::Result<()> {
+fn run_command(
+    command: Command,
+    device: Option<DevicePreference>,
+    weights: &bgm_models::weights::WeightsConfig,
+) -> anyhow::Result<()> {
     match command {
-        Command::Probe { file, json } => {
-            let info = media::probe(&file)?;
-            if json {
-                print_json(&info)
-            } else {
-                print_media_info(&info);
-                Ok(())
-            }
-        }
+        Command::Probe { file, json } => media::probe(&file, json),
         Command::Export {
             video,
             audio,
             out,
             overwrite,
             json,
-        } => {
-            let bar = progress_bar("exporting");
-            let options = media::MuxOptions {
-                overwrite,
-                ..Default::default()
-            };
-            let mut on_progress = |f: f64| bar.set_position((f * 1000.0) as u64);
-            let report = media::mux(
-                &video,
-                &audio,
-                &out,
-                &options,
-                &mut on_progress,
-                &CancelToken::new(),
-            )?;
-            bar.finish_and_clear();
-            if json {
-                print_json(&ExportSummary::from(&report))
-            } else {
-                println!(
-                    "wrote {} ({:.2} s, {} {} Hz, {} channel(s), {} stream(s) copied)",
-                    report.dest.display(),
-                    report.video_duration_seconds,
-                    report.audio_codec,
-                    report.audio_sample_rate,
-                    report.audio_channels,
-                    report.copied_streams
-                );
-                Ok(())
-            }
-        }
-        Command::Device { json } => {
-            let settings = Settings::load_from(&Settings::path());
-            let preference = device_preference(device, &settings)?;
-            let device = ComputeDevice::open(preference)?;
-            if json {
-                print_json(&serde_json::json!({
-                    "preference": preference,
-                    "device": device.kind,
-                    "dtype": format!("{:?}", device.dtype).to_lowercase(),
-                }))
-            } else {
-                println!(
-                    "{} ({:?}), preference: {preference}",
-                    device.kind, device.dtype
-                );
-                Ok(())
-            }
-        }
+        } => media::export(&video, &audio, &out, overwrite, json),
+        Command::Spectrogram(command) => spectrogram::run(command),
+        Command::Models(command) => models::run(command, weights),
+        Command::Device { json } => show_device(device, json),
         Command::Bindings { out } => crate::app::export_bindings(&out)
             .map_err(anyhow::Error::msg)
             .with_context(|| format!("writing {}", out.display())),
     }
 }
 
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct ExportSummary {
-    dest: String,
-    video_duration_seconds: f64,
-    audio_codec: String,
-    audio_sample_rate: u32,
-    audio_channels: u16,
-    copied_streams: usize,
-}
-
-impl From<&media::MuxReport> for ExportSummary {
-    fn from(r: &media::MuxReport) -> Self {
-        Self {
-            dest: r.dest.display().to_string(),
-            video_duration_seconds: r.video_duration_seconds,
-            audio_codec: r.audio_codec.clone(),
-            audio_sample_rate: r.audio_sample_rate,
-            audio_channels: r.audio_channels,
-            copied_streams: r.copied_streams,
-        }
+fn show_device(flag: Option<DevicePreference>, json: bool) -> anyhow::Result<()> {
+    let settings = Settings::load_from(&Settings::path());
+    let preference = device_preference(flag, &settings)?;
+    let device = ComputeDevice::open(preference)?;
+    if json {
+        print_json(&serde_json::json!({
+            "preference": preference,
+            "device": device.kind,
+            "dtype": format!("{:?}", device.dtype).to_lowercase(),
+        }))
+    } else {
+        println!(
+            "{} ({:?}), preference: {preference}",
+            device.kind, device.dtype
+        );
+        Ok(())
     }
 }
 
-fn print_json(value: &impl Serialize) -> anyhow::Result<()> {
+pub(crate) fn print_json(value: &impl Serialize) -> anyhow::Result<()> {
     println!("{}", serde_json::to_string_pretty(value)?);
     Ok(())
-}
-
-/// A bar on a terminal; nothing when output is piped or logged.
-fn progress_bar(label: &'static str) -> ProgressBar {
-    if !std::io::stderr().is_terminal() {
-        return ProgressBar::hidden();
-    }
-    let bar = ProgressBar::new(1000);
-    bar.set_style(
-        ProgressStyle::with_template("{msg} [{bar:40}] {percent}% eta {eta}")
-            .expect("valid template")
-            .progress_chars("=> "),
-    );
-    bar.set_message(label);
-    bar
-}
-
-fn print_media_info(info: &media::MediaInfo) {
-    println!("{}", info.path);
-    println!(
-        "  container: {} ({}), {:.3} s, {} bytes",
-        info.container_long_name, info.container, info.duration_seconds, info.size_bytes
-    );
-    for v in &info.video_streams {
-        println!(
-            "  video #{}: {} {}x{} {:.3} fps, rotation {}°",
-            v.index, v.codec, v.width, v.height, v.fps, v.rotation_degrees
-        );
-    }
-    for a in &info.audio_streams {
-        println!(
-            "  audio #{}: {} {} Hz, {} channel(s)",
-            a.index, a.codec, a.sample_rate, a.channels
-        );
-    }
-    if info.audio_streams.is_empty() {
-        println!("  no audio track");
-    }
 }

@@ -9,12 +9,14 @@ mod probe;
 mod resample;
 mod rotation;
 mod thumbnails;
+mod wav;
 
 pub use audio::{decode_audio, AudioReader, PcmAudio};
 pub use error::MediaError;
 pub use mux::{mux, MuxOptions, MuxReport};
 pub use probe::{probe, AudioStreamInfo, MediaInfo, VideoStreamInfo};
 pub use thumbnails::{thumbnails, Thumbnail};
+pub use wav::write_wav;
 
 /// Initialises FFmpeg once per process. Its own log is silenced unless asked for
 /// (`BGM_FFMPEG_LOG=1`): our errors already say what went wrong, in words a user can act on.

@@ -1,0 +1,117 @@
+//! `models list`, `models download` and `models path`.
+
+use std::path::PathBuf;
+use std::sync::Mutex;
+
+use bgm_models::task::CancelToken;
+use bgm_models::weights::{
+    catalogue_status, download_model, find_model, model_path, DownloadStage, DownloadUpdate,
+    ModelState, WeightsConfig,
+};
+use clap::Subcommand;
+
+use super::{print_json, progress};
+
+#[derive(Debug, Subcommand)]
+pub enum ModelsCommand {
+    /// Each model of the catalogue: state (missing, partial, ready), size and folder.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Download models into the Hugging Face cache (resumes interrupted downloads).
+    Download {
+        /// Names from `models list`, e.g. whisper-base emotion riffusion.
+        #[arg(required = true)]
+        names: Vec<String>,
+    },
+    /// Print the folder a model is loaded from.
+    Path { name: String },
+}
+
+/// Where models come from: `--models-dir` wins over `BGM_MODELS_DIR`; `--offline` or
+/// `HF_HUB_OFFLINE=1` keeps everything off the network.
+pub(super) fn weights_config(models_dir: Option<PathBuf>, offline: bool) -> WeightsConfig {
+    let mut config = WeightsConfig::from_env();
+    if models_dir.is_some() {
+        config.models_dir = models_dir;
+    }
+    config.offline |= offline;
+    config
+}
+
+pub(super) fn run(command: ModelsCommand, config: &WeightsConfig) -> anyhow::Result<()> {
+    match command {
+        ModelsCommand::List { json } => list(config, json),
+        ModelsCommand::Download { names } => {
+            for name in names {
+                download(&name, config)?;
+            }
+            Ok(())
+        }
+        ModelsCommand::Path { name } => {
+            println!("{}", model_path(&name, config)?.display());
+            Ok(())
+        }
+    }
+}
+
+fn list(config: &WeightsConfig, json: bool) -> anyhow::Result<()> {
+    let statuses = catalogue_status(config);
+    if json {
+        return print_json(&statuses);
+    }
+    let width = statuses.iter().map(|s| s.name.len()).max().unwrap_or(0);
+    for status in &statuses {
+        let state = match status.state {
+            ModelState::Ready => "ready",
+            ModelState::Partial => "partial",
+            ModelState::Missing => "missing",
+        };
+        println!(
+            "{:width$}  {state:7}  {:>9} / {:>9}  {}",
+            status.name,
+            human_bytes(status.bytes_on_disk),
+            human_bytes(status.expected_bytes),
+            status.path.display(),
+        );
+    }
+    Ok(())
+}
+
+fn download(name: &str, config: &WeightsConfig) -> anyhow::Result<()> {
+    let entry = find_model(name)?;
+    let bar = progress::bar("downloading");
+    let current_file = Mutex::new(String::new());
+    let on_update = move |update: &DownloadUpdate| {
+        if let Some(permille) = (update.done * 1000).checked_div(update.total) {
+            bar.set_position(permille);
+        }
+        let mut file = current_file.lock().expect("not poisoned");
+        if update.stage == DownloadStage::Transferring && *file != update.file {
+            bar.set_message(format!("{} {}", update.model, update.file));
+            *file = update.file.clone();
+        }
+        if update.stage == DownloadStage::Finished && update.done == update.total {
+            bar.finish_and_clear();
+        }
+    };
+    let resolved = download_model(&entry, config, on_update, &CancelToken::new())?;
+    println!("{}: ready in {}", entry.name, resolved.root.display());
+    Ok(())
+}
+
+fn human_bytes(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "kB", "MB", "GB", "TB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1000.0 && unit < UNITS.len() - 1 {
+        value /= 1000.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}
