@@ -49,6 +49,7 @@ fixtures:
 
 bench:
 	$(CARGO) bench -p bgm-studio --bench export
+	$(CARGO) bench -p bgm-models --bench spectrogram
 
 clean:
 	$(CARGO) clean
