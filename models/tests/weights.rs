@@ -10,7 +10,7 @@ use bgm_models::task::CancelToken;
 use bgm_models::weights::{
     catalogue, catalogue_status, download_model, find_model, ignore_progress, locate, model_status,
     DownloadStage, DownloadUpdate, ModelEntry, ModelKind, ModelSource, ModelState, RequiredFile,
-    WeightsConfig, WeightsError,
+    ResolvedModel, WeightsConfig, WeightsError,
 };
 use candle_core::{DType, Device, Tensor};
 use weights_hub::{sha256_hex, FakeHub, COMMIT};
@@ -57,6 +57,16 @@ impl Fixture {
             bin,
             config_json,
         }
+    }
+
+    /// Downloads the pinned entry with `config`, no progress, never cancelled.
+    fn download_with(&self, config: &WeightsConfig) -> bgm_models::weights::Result<ResolvedModel> {
+        download_model(
+            &self.entry(COMMIT),
+            config,
+            ignore_progress(),
+            &CancelToken::new(),
+        )
     }
 
     fn entry(&self, revision: &str) -> ModelEntry {
@@ -209,13 +219,7 @@ fn download_fills_the_hub_cache_and_reports_progress() {
 fn a_dropped_connection_is_resumed_with_a_range_request() {
     let fx = Fixture::new();
     fx.hub.drop_connection_after("model.safetensors", 70_000);
-    let model = download_model(
-        &fx.entry(COMMIT),
-        &fx.config(),
-        ignore_progress(),
-        &CancelToken::new(),
-    )
-    .expect("download");
+    let model = fx.download_with(&fx.config()).expect("download");
     assert_eq!(
         std::fs::read(model.file("model.safetensors")).unwrap(),
         fx.weights
@@ -252,13 +256,7 @@ fn a_partial_file_from_an_earlier_run_is_resumed() {
         ModelState::Partial
     );
 
-    let model = download_model(
-        &fx.entry(COMMIT),
-        &fx.config(),
-        ignore_progress(),
-        &CancelToken::new(),
-    )
-    .expect("download");
+    let model = fx.download_with(&fx.config()).expect("download");
     assert_eq!(
         std::fs::read(model.file("model.safetensors")).unwrap(),
         fx.weights
@@ -274,13 +272,7 @@ fn a_partial_file_from_an_earlier_run_is_resumed() {
 fn a_corrupt_download_is_detected_and_removed() {
     let fx = Fixture::new();
     fx.hub.corrupt("model.safetensors");
-    let error = download_model(
-        &fx.entry(COMMIT),
-        &fx.config(),
-        ignore_progress(),
-        &CancelToken::new(),
-    )
-    .unwrap_err();
+    let error = fx.download_with(&fx.config()).unwrap_err();
     let WeightsError::Corrupt { file, detail, .. } = &error else {
         panic!("expected Corrupt, got {error}")
     };
@@ -329,13 +321,9 @@ fn cancel_stops_a_download_and_keeps_the_partial_file() {
     assert!(kept > 0 && kept < fx.weights.len() as u64, "{kept}");
 
     // The next download picks up where the cancelled one stopped.
-    let model = download_model(
-        &fx.entry(COMMIT),
-        &fx.config(),
-        ignore_progress(),
-        &CancelToken::new(),
-    )
-    .expect("download after cancel");
+    let model = fx
+        .download_with(&fx.config())
+        .expect("download after cancel");
     assert_eq!(
         std::fs::read(model.file("model.safetensors")).unwrap(),
         fx.weights
@@ -352,13 +340,7 @@ fn cancel_stops_a_download_and_keeps_the_partial_file() {
 fn a_corrupt_small_file_fails_its_git_blob_id() {
     let fx = Fixture::new();
     fx.hub.corrupt("config.json");
-    let error = download_model(
-        &fx.entry(COMMIT),
-        &fx.config(),
-        ignore_progress(),
-        &CancelToken::new(),
-    )
-    .unwrap_err();
+    let error = fx.download_with(&fx.config()).unwrap_err();
     let message = error.to_string();
     assert!(matches!(error, WeightsError::Corrupt { .. }), "{message}");
     assert!(
@@ -374,13 +356,7 @@ fn offline_mode_uses_only_the_cache() {
         offline: true,
         ..fx.config()
     };
-    let error = download_model(
-        &fx.entry(COMMIT),
-        &offline,
-        ignore_progress(),
-        &CancelToken::new(),
-    )
-    .unwrap_err();
+    let error = fx.download_with(&offline).unwrap_err();
     let message = error.to_string();
     assert!(message.contains("Offline mode"), "{message}");
     assert!(message.contains("model.safetensors"), "{message}");
@@ -390,21 +366,9 @@ fn offline_mode_uses_only_the_cache() {
         fx.hub.requests()
     );
 
-    download_model(
-        &fx.entry(COMMIT),
-        &fx.config(),
-        ignore_progress(),
-        &CancelToken::new(),
-    )
-    .expect("online download");
+    fx.download_with(&fx.config()).expect("online download");
     let before = fx.hub.requests().len();
-    let model = download_model(
-        &fx.entry(COMMIT),
-        &offline,
-        ignore_progress(),
-        &CancelToken::new(),
-    )
-    .expect("offline hit");
+    let model = fx.download_with(&offline).expect("offline hit");
     assert_eq!(model.source, ModelSource::HubCache);
     assert_eq!(fx.hub.requests().len(), before);
 }
@@ -435,13 +399,7 @@ fn a_local_folder_overrides_the_hub() {
         models_dir: Some(models_dir),
         ..fx.config()
     };
-    let model = download_model(
-        &fx.entry(COMMIT),
-        &config,
-        ignore_progress(),
-        &CancelToken::new(),
-    )
-    .expect("local");
+    let model = fx.download_with(&config).expect("local");
     assert_eq!(model.source, ModelSource::LocalFolder);
     assert_eq!(model.root, folder);
     assert_eq!(
@@ -464,13 +422,7 @@ fn an_incomplete_local_folder_is_a_clear_error() {
         models_dir: Some(models_dir),
         ..fx.config()
     };
-    let error = download_model(
-        &fx.entry(COMMIT),
-        &config,
-        ignore_progress(),
-        &CancelToken::new(),
-    )
-    .unwrap_err();
+    let error = fx.download_with(&config).unwrap_err();
     let message = error.to_string();
     assert!(
         message.contains("model.safetensors, sub/pytorch_model.bin"),
@@ -541,13 +493,7 @@ fn tensor_values(t: &Tensor) -> (DType, Vec<usize>, Vec<f32>) {
 #[test]
 fn bin_weights_are_converted_once_to_equal_safetensors() {
     let fx = Fixture::new();
-    let model = download_model(
-        &fx.entry(COMMIT),
-        &fx.config(),
-        ignore_progress(),
-        &CancelToken::new(),
-    )
-    .expect("download");
+    let model = fx.download_with(&fx.config()).expect("download");
     let paths = model.safetensors_paths(&fx.config()).expect("convert");
     assert_eq!(paths[0], model.file("model.safetensors"));
     let converted = &paths[1];

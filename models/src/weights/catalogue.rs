@@ -198,15 +198,19 @@ pub(crate) fn split_repo(repo: &str) -> Result<(&str, &str)> {
     }
 }
 
+/// A path made only of plain components: it cannot climb out of the folder it is joined to.
+fn stays_inside(path: &str) -> bool {
+    !path.is_empty()
+        && !path.starts_with('/')
+        && !path.contains('\\')
+        && path
+            .split('/')
+            .all(|part| !part.is_empty() && part != "." && part != "..")
+}
+
 /// A branch, tag or commit; it becomes a file name under `refs/`, so it must stay inside.
 fn check_revision(revision: &str) -> Result<()> {
-    let ok = !revision.is_empty()
-        && !revision.starts_with('/')
-        && !revision.contains('\\')
-        && revision
-            .split('/')
-            .all(|part| !part.is_empty() && part != "." && part != "..");
-    if ok {
+    if stays_inside(revision) {
         Ok(())
     } else {
         Err(WeightsError::InvalidEntry(format!(
@@ -216,13 +220,7 @@ fn check_revision(revision: &str) -> Result<()> {
 }
 
 fn check_relative_path(path: &str) -> Result<()> {
-    let ok = !path.is_empty()
-        && !path.starts_with('/')
-        && !path.contains('\\')
-        && path
-            .split('/')
-            .all(|part| !part.is_empty() && part != "." && part != "..");
-    if ok {
+    if stays_inside(path) {
         Ok(())
     } else {
         Err(WeightsError::InvalidEntry(format!(
