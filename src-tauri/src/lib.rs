@@ -1,8 +1,9 @@
-//! BGM Studio, the application: media I/O, the command line, and the Tauri window.
+//! BGM Studio, the application: media I/O, jobs, the command line, and the Tauri window.
 
 pub mod app;
 pub mod cli;
 pub mod commands;
+pub mod jobs;
 pub mod logging;
 pub mod media;
 pub mod settings;

@@ -1,5 +1,6 @@
 //! Headless subcommands of the same binary. Without a subcommand the window opens.
 
+mod jobs;
 mod media;
 mod models;
 mod progress;
@@ -63,6 +64,9 @@ pub enum Command {
     /// Convert between spectrogram images (Riffusion's convention) and audio.
     #[command(subcommand)]
     Spectrogram(spectrogram::SpectrogramCommand),
+    /// List, show and delete jobs.
+    #[command(subcommand)]
+    Jobs(jobs::JobsCommand),
     /// List, download and locate the models.
     #[command(subcommand)]
     Models(models::ModelsCommand),
@@ -120,6 +124,7 @@ fn run_command(
         } => media::export(&video, &audio, &out, overwrite, json),
         Command::Spectrogram(command) => spectrogram::run(command),
         Command::Models(command) => models::run(command, weights),
+        Command::Jobs(command) => jobs::run(command),
         Command::Device { json } => show_device(device, json),
         Command::Bindings { out } => crate::app::export_bindings(&out)
             .map_err(anyhow::Error::msg)

@@ -1,0 +1,12 @@
+//! Jobs on disk: one folder per dropped video, `<data_dir>/jobs/<uuid>/`, holding `job.json`
+//! and the stage outputs. Every write is atomic, so a crash never leaves a torn manifest.
+
+mod atomic;
+mod id;
+mod manifest;
+mod store;
+
+pub use atomic::{write_atomic, write_json_atomic};
+pub use id::JobId;
+pub use manifest::{JobManifest, StageName, StageRecord, StageState, MANIFEST_VERSION};
+pub use store::{JobError, JobStore, JobSummary};
