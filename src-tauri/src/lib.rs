@@ -6,4 +6,5 @@ pub mod commands;
 pub mod jobs;
 pub mod logging;
 pub mod media;
+pub mod pipeline;
 pub mod settings;

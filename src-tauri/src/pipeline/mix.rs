@@ -1,0 +1,357 @@
+//! One candidate's sound track: the music stitched from its clips, fitted to the video, faded,
+//! ducked under speech, and laid under the video's own audio. All at one rate and channel count
+//! (the app uses 44.1 kHz stereo).
+
+use serde::{Deserialize, Serialize};
+
+use crate::media::PcmAudio;
+
+/// What happens to the video's own sound.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum OriginalAudio {
+    /// Keep it, and lower the music while someone speaks.
+    #[default]
+    Duck,
+    /// Keep it; the music plays at one level throughout.
+    Keep,
+    /// Music only.
+    Replace,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct MixSettings {
+    pub original_audio: OriginalAudio,
+    /// Gain of the music against the original audio, in dB.
+    pub music_level_db: f32,
+    /// How far the music drops under speech, in dB (positive).
+    pub duck_depth_db: f32,
+    /// The music starts dropping this long before speech starts.
+    pub duck_attack_seconds: f64,
+    /// And comes back over this long after it ends.
+    pub duck_release_seconds: f64,
+    pub fade_in_seconds: f64,
+    pub fade_out_seconds: f64,
+    /// Overlap between consecutive music clips.
+    pub crossfade_seconds: f64,
+}
+
+impl Default for MixSettings {
+    fn default() -> Self {
+        Self {
+            original_audio: OriginalAudio::Duck,
+            music_level_db: 0.0,
+            duck_depth_db: 12.0,
+            duck_attack_seconds: 0.25,
+            duck_release_seconds: 0.6,
+            fade_in_seconds: 1.0,
+            fade_out_seconds: 2.0,
+            crossfade_seconds: 0.25,
+        }
+    }
+}
+
+/// A stretch of speech, in seconds from the start of the video.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct SpeechSpan {
+    pub start: f64,
+    pub end: f64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum MixError {
+    #[error("the music and the video's audio differ in format ({0}); both must be {1}")]
+    FormatMismatch(String, String),
+    #[error("there is no music to mix")]
+    NoMusic,
+}
+
+fn db_to_gain(db: f32) -> f32 {
+    10f32.powf(db / 20.0)
+}
+
+fn describe(pcm: &PcmAudio) -> String {
+    format!("{} Hz, {} channel(s)", pcm.sample_rate, pcm.channels)
+}
+
+/// Joins clips end to end, overlapping each pair by `crossfade_seconds` with an equal-power
+/// crossfade, so uncorrelated music keeps its loudness through the join.
+pub fn stitch(clips: &[PcmAudio], crossfade_seconds: f64) -> Result<PcmAudio, MixError> {
+    let first = clips.first().ok_or(MixError::NoMusic)?;
+    let channels = usize::from(first.channels);
+    let mut out = first.samples.clone();
+    for clip in &clips[1..] {
+        if clip.sample_rate != first.sample_rate || clip.channels != first.channels {
+            return Err(MixError::FormatMismatch(describe(clip), describe(first)));
+        }
+        let overlap = ((crossfade_seconds * f64::from(first.sample_rate)) as usize)
+            .min(out.len() / channels)
+            .min(clip.frames());
+        let start = out.len() - overlap * channels;
+        for i in 0..overlap {
+            let t = (i as f32 + 0.5) / overlap as f32;
+            let (fade_out, fade_in) = (
+                (t * std::f32::consts::FRAC_PI_2).cos(),
+                (t * std::f32::consts::FRAC_PI_2).sin(),
+            );
+            for c in 0..channels {
+                let k = i * channels + c;
+                out[start + k] = out[start + k] * fade_out + clip.samples[k] * fade_in;
+            }
+        }
+        out.extend_from_slice(&clip.samples[overlap * channels..]);
+    }
+    Ok(PcmAudio {
+        samples: out,
+        sample_rate: first.sample_rate,
+        channels: first.channels,
+    })
+}
+
+/// Trims or pads with silence to exactly `frames` samples per channel.
+pub fn fit_length(pcm: &mut PcmAudio, frames: usize) {
+    pcm.samples.resize(frames * usize::from(pcm.channels), 0.0);
+}
+
+/// Linear fade in at the start and fade out at the end.
+pub fn apply_fades(pcm: &mut PcmAudio, fade_in_seconds: f64, fade_out_seconds: f64) {
+    let channels = usize::from(pcm.channels);
+    let frames = pcm.frames();
+    let rate = f64::from(pcm.sample_rate);
+    let fade_in = ((fade_in_seconds * rate) as usize).min(frames);
+    let fade_out = ((fade_out_seconds * rate) as usize).min(frames);
+    for i in 0..frames {
+        let mut gain = 1.0f32;
+        if i < fade_in {
+            gain *= i as f32 / fade_in as f32;
+        }
+        if i >= frames - fade_out {
+            gain *= (frames - i) as f32 / fade_out as f32;
+        }
+        if gain < 1.0 {
+            for s in &mut pcm.samples[i * channels..(i + 1) * channels] {
+                *s *= gain;
+            }
+        }
+    }
+}
+
+/// The music's gain per frame: 1 away from speech, `depth_db` down during it, with linear (in
+/// dB) ramps before and after each span, so the level never jumps.
+pub fn duck_gains(
+    frames: usize,
+    sample_rate: u32,
+    speech: &[SpeechSpan],
+    depth_db: f32,
+    attack_seconds: f64,
+    release_seconds: f64,
+) -> Vec<f32> {
+    let rate = f64::from(sample_rate);
+    // How far ducked each frame is, 0..=1; overlapping spans take the deeper value.
+    let mut amount = vec![0f32; frames];
+    let to_frame = |t: f64| ((t * rate).round().max(0.0) as usize).min(frames);
+    for span in speech {
+        let (start, end) = (to_frame(span.start), to_frame(span.end.max(span.start)));
+        let attack = to_frame(span.start - attack_seconds);
+        let release = to_frame(span.end + release_seconds);
+        for (i, a) in amount.iter_mut().enumerate().take(start).skip(attack) {
+            *a = a.max((i - attack + 1) as f32 / (start - attack + 1) as f32);
+        }
+        for a in &mut amount[start..end] {
+            *a = 1.0;
+        }
+        for (i, a) in amount.iter_mut().enumerate().take(release).skip(end) {
+            *a = a.max(1.0 - (i - end + 1) as f32 / (release - end + 1) as f32);
+        }
+    }
+    amount
+        .into_iter()
+        .map(|a| db_to_gain(-depth_db * a))
+        .collect()
+}
+
+/// Lays the music under the video's own audio as `settings` say. `original` is `None` for a
+/// video without sound; the result has the music's length, rate and channels.
+pub fn mix(
+    music: &PcmAudio,
+    original: Option<&PcmAudio>,
+    speech: &[SpeechSpan],
+    settings: &MixSettings,
+) -> Result<PcmAudio, MixError> {
+    if let Some(original) = original {
+        if original.sample_rate != music.sample_rate || original.channels != music.channels {
+            return Err(MixError::FormatMismatch(
+                describe(original),
+                describe(music),
+            ));
+        }
+    }
+    let channels = usize::from(music.channels);
+    let level = db_to_gain(settings.music_level_db);
+    let gains = match settings.original_audio {
+        OriginalAudio::Duck => Some(duck_gains(
+            music.frames(),
+            music.sample_rate,
+            speech,
+            settings.duck_depth_db,
+            settings.duck_attack_seconds,
+            settings.duck_release_seconds,
+        )),
+        OriginalAudio::Keep | OriginalAudio::Replace => None,
+    };
+    let keep_original = settings.original_audio != OriginalAudio::Replace;
+    let mut samples = Vec::with_capacity(music.samples.len());
+    for (frame, chunk) in music.samples.chunks_exact(channels).enumerate() {
+        let gain = level * gains.as_ref().map_or(1.0, |g| g[frame]);
+        for (c, m) in chunk.iter().enumerate() {
+            let own = match original {
+                Some(o) if keep_original => o.samples.get(frame * channels + c).copied(),
+                _ => None,
+            };
+            samples.push(m * gain + own.unwrap_or(0.0));
+        }
+    }
+    Ok(PcmAudio {
+        samples,
+        sample_rate: music.sample_rate,
+        channels: music.channels,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tone(seconds: f64, freq: f32, amplitude: f32) -> PcmAudio {
+        let rate = 44_100;
+        let frames = (seconds * f64::from(rate)) as usize;
+        let samples = (0..frames)
+            .flat_map(|i| {
+                let v =
+                    amplitude * (2.0 * std::f32::consts::PI * freq * i as f32 / rate as f32).sin();
+                [v, v]
+            })
+            .collect();
+        PcmAudio {
+            samples,
+            sample_rate: rate,
+            channels: 2,
+        }
+    }
+
+    fn rms_db(pcm: &PcmAudio, from: f64, to: f64) -> f32 {
+        let rate = f64::from(pcm.sample_rate);
+        let ch = usize::from(pcm.channels);
+        let part = &pcm.samples[(from * rate) as usize * ch..(to * rate) as usize * ch];
+        let mean = part.iter().map(|v| v * v).sum::<f32>() / part.len() as f32;
+        10.0 * mean.log10()
+    }
+
+    #[test]
+    fn music_drops_by_the_duck_depth_under_speech() {
+        let music = tone(6.0, 440.0, 0.5);
+        let silence = PcmAudio {
+            samples: vec![0.0; music.samples.len()],
+            ..music.clone()
+        };
+        let speech = [SpeechSpan {
+            start: 2.0,
+            end: 4.0,
+        }];
+        let out = mix(&music, Some(&silence), &speech, &MixSettings::default()).unwrap();
+        let drop = rms_db(&out, 0.5, 1.5) - rms_db(&out, 2.5, 3.5);
+        assert!((drop - 12.0).abs() < 0.05, "ducked by {drop} dB");
+        // Back to full level once the release is over.
+        assert!((rms_db(&out, 5.0, 6.0) - rms_db(&out, 0.5, 1.5)).abs() < 0.05);
+    }
+
+    #[test]
+    fn duck_ramps_have_no_jumps() {
+        let speech = [
+            SpeechSpan {
+                start: 1.0,
+                end: 1.2,
+            },
+            SpeechSpan {
+                start: 1.5,
+                end: 3.0,
+            },
+        ];
+        let gains = duck_gains(4 * 44_100, 44_100, &speech, 12.0, 0.25, 0.6);
+        let biggest_step = gains
+            .windows(2)
+            .map(|w| (w[1] - w[0]).abs())
+            .fold(0.0f32, f32::max);
+        // Linear in dB over the 0.25 s attack: the steepest gain step, at full level, is
+        // ln(10)/20 * 12 dB / (0.25 s * 44100) ≈ 1.25e-4 per sample; a click would be far larger.
+        let steepest = std::f32::consts::LN_10 / 20.0 * 12.0 / (0.25 * 44_100.0);
+        assert!(biggest_step <= steepest * 1.01, "step {biggest_step}");
+        assert!((gains[(2.0 * 44_100.0) as usize] - db_to_gain(-12.0)).abs() < 1e-6);
+        assert_eq!(gains[0], 1.0);
+    }
+
+    #[test]
+    fn replace_drops_the_original_and_keep_does_not_duck() {
+        let music = tone(1.0, 300.0, 0.25);
+        let voice = tone(1.0, 1000.0, 0.25);
+        let speech = [SpeechSpan {
+            start: 0.0,
+            end: 1.0,
+        }];
+        let replace = MixSettings {
+            original_audio: OriginalAudio::Replace,
+            ..Default::default()
+        };
+        assert_eq!(
+            mix(&music, Some(&voice), &speech, &replace)
+                .unwrap()
+                .samples,
+            music.samples
+        );
+        let keep = MixSettings {
+            original_audio: OriginalAudio::Keep,
+            ..Default::default()
+        };
+        let kept = mix(&music, Some(&voice), &speech, &keep).unwrap();
+        assert!((kept.samples[1001] - (music.samples[1001] + voice.samples[1001])).abs() < 1e-6);
+    }
+
+    #[test]
+    fn music_level_scales_the_music_only() {
+        let music = tone(1.0, 300.0, 0.5);
+        let quieter = MixSettings {
+            music_level_db: -6.0,
+            original_audio: OriginalAudio::Keep,
+            ..Default::default()
+        };
+        let out = mix(&music, None, &[], &quieter).unwrap();
+        assert!((rms_db(&music, 0.1, 0.9) - rms_db(&out, 0.1, 0.9) - 6.0).abs() < 0.01);
+    }
+
+    #[test]
+    fn clips_are_crossfaded_and_the_music_fitted_and_faded() {
+        let clips = [tone(1.0, 220.0, 0.5), tone(1.0, 330.0, 0.5)];
+        let mut music = stitch(&clips, 0.1).unwrap();
+        assert_eq!(music.frames(), 2 * 44_100 - 4_410);
+        fit_length(&mut music, 100_000);
+        assert_eq!(music.frames(), 100_000);
+        apply_fades(&mut music, 0.5, 0.5);
+        assert_eq!(music.samples[0], 0.0);
+        assert!(music.samples[music.samples.len() - 1].abs() < 1e-4);
+        let err = stitch(
+            &[
+                tone(0.1, 1.0, 1.0),
+                PcmAudio {
+                    samples: vec![0.0; 10],
+                    sample_rate: 48_000,
+                    channels: 2,
+                },
+            ],
+            0.01,
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("48000"), "{err}");
+        assert!(matches!(stitch(&[], 0.1), Err(MixError::NoMusic)));
+    }
+}
