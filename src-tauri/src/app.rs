@@ -34,7 +34,16 @@ fn project_dirs() -> Option<directories::ProjectDirs> {
 /// Every command the window may call; the TypeScript bindings are generated from this list.
 pub fn command_bindings() -> Builder<tauri::Wry> {
     Builder::<tauri::Wry>::new()
-        .commands(collect_commands![commands::probe_media, commands::app_info])
+        .commands(collect_commands![
+            commands::probe_media,
+            commands::app_info,
+            commands::pick_video,
+            commands::open_video,
+            commands::list_jobs,
+            commands::load_job,
+            commands::delete_job,
+            commands::job_thumbnails,
+        ])
         // The front end only receives these types, so one shape per type is enough.
         .disable_serde_phases()
         // File sizes stay far below 2^53 bytes, so a JavaScript number holds them exactly.
@@ -57,6 +66,8 @@ pub fn run() -> anyhow::Result<()> {
     crate::logging::init_file();
     let bindings = command_bindings();
     tauri::Builder::default()
+        // The file picker is opened from Rust (`pick_video`), so the page gets no dialog rights.
+        .plugin(tauri_plugin_dialog::init())
         .manage(UserFiles::default())
         .invoke_handler(bindings.invoke_handler())
         .on_window_event(|window, event| {

@@ -11,6 +11,18 @@ export const commands = {
 	probeMedia: (path: string) => typedError<MediaInfo, CommandError>(__TAURI_INVOKE("probe_media", { path })),
 	/**  Version, compute device and data folder, for the status bar and the about box. */
 	appInfo: () => typedError<AppInfo, CommandError>(__TAURI_INVOKE("app_info")),
+	/**  Shows the native file picker; the chosen file may then be opened. `None` when cancelled. */
+	pickVideo: () => typedError<string | null, CommandError>(__TAURI_INVOKE("pick_video")),
+	/**
+	 *  Makes a job for a video the user chose; a file that is not a usable video is refused with
+	 *  a message that names it.
+	 */
+	openVideo: (path: string) => typedError<JobView, CommandError>(__TAURI_INVOKE("open_video", { path })),
+	listJobs: () => typedError<JobListItem[], CommandError>(__TAURI_INVOKE("list_jobs")),
+	loadJob: (id: string) => typedError<JobView, CommandError>(__TAURI_INVOKE("load_job", { id })),
+	deleteJob: (id: string) => typedError<null, CommandError>(__TAURI_INVOKE("delete_job", { id })),
+	/**  `count` evenly spaced frames of the job's video, `width` pixels wide, as JPEG data URLs. */
+	jobThumbnails: (id: string, count: number, width: number) => typedError<ThumbnailView[], CommandError>(__TAURI_INVOKE("job_thumbnails", { id, count, width })),
 };
 
 /* Types */
@@ -40,6 +52,26 @@ export type ErrorKind =
 /**  The file is missing, empty, damaged or not media: the user should pick another file. */
 "badInput" | "notPermitted" | "internal";
 
+/**  A line of the job history. */
+export type JobListItem = {
+	id: string,
+	/**  Seconds since the Unix epoch. */
+	createdUnix: number,
+	input: string,
+	durationSeconds: number | null,
+	/**  The last stage that finished: "decode", "transcribe", … or null for a new job. */
+	doneThrough: string | null,
+};
+
+/**  A job as the window shows it. */
+export type JobView = {
+	id: string,
+	/**  Seconds since the Unix epoch. */
+	createdUnix: number,
+	input: string,
+	media: MediaInfo,
+};
+
 export type MediaInfo = {
 	/**  The path as given, for display. */
 	path: string,
@@ -53,6 +85,12 @@ export type MediaInfo = {
 	audioStreams: AudioStreamInfo[],
 	/**  Container-level tags (title, creation time, ...). */
 	metadata: { [key in string]: string },
+};
+
+export type ThumbnailView = {
+	timeSeconds: number | null,
+	/**  A `data:image/jpeg;base64,…` URL (the CSP allows data: images, nothing remote). */
+	dataUrl: string,
 };
 
 export type VideoStreamInfo = {

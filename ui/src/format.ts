@@ -57,3 +57,15 @@ export function fileName(path: string): string {
   const parts = path.split(/[\\/]/);
   return parts[parts.length - 1] || path;
 }
+
+/** "today 14:05", "yesterday 09:30", or "3 Nov 2026" for older dates. */
+export function formatCreated(unixSeconds: number, now: Date = new Date()): string {
+  const date = new Date(unixSeconds * 1000);
+  const time = `${String(date.getHours()).padStart(2, "0")}:${String(date.getMinutes()).padStart(2, "0")}`;
+  const startOfDay = (d: Date) => new Date(d.getFullYear(), d.getMonth(), d.getDate()).getTime();
+  const days = Math.round((startOfDay(now) - startOfDay(date)) / 86_400_000);
+  if (days === 0) return `today ${time}`;
+  if (days === 1) return `yesterday ${time}`;
+  const month = date.toLocaleString("en", { month: "short" });
+  return `${date.getDate()} ${month} ${date.getFullYear()}`;
+}

@@ -1,6 +1,14 @@
 import { describe, expect, it } from "vitest";
 import type { MediaInfo } from "../../src/bindings";
-import { describeAudio, describeVideo, displaySize, fileName, formatBytes, formatDuration } from "../../src/format";
+import {
+  describeAudio,
+  describeVideo,
+  displaySize,
+  fileName,
+  formatBytes,
+  formatCreated,
+  formatDuration,
+} from "../../src/format";
 
 const sample: MediaInfo = {
   path: "/videos/holiday clip.mp4",
@@ -50,5 +58,14 @@ describe("stream descriptions", () => {
   it("takes the file name from POSIX and Windows paths", () => {
     expect(fileName(sample.path)).toBe("holiday clip.mp4");
     expect(fileName("C:\\Users\\me\\clip.mov")).toBe("clip.mov");
+  });
+});
+
+describe("formatCreated", () => {
+  const now = new Date(2026, 10, 28, 15, 0);
+  it("says today and yesterday with the time, and the date before that", () => {
+    expect(formatCreated(new Date(2026, 10, 28, 9, 5).getTime() / 1000, now)).toBe("today 09:05");
+    expect(formatCreated(new Date(2026, 10, 27, 23, 59).getTime() / 1000, now)).toBe("yesterday 23:59");
+    expect(formatCreated(new Date(2026, 10, 3, 12, 0).getTime() / 1000, now)).toBe("3 Nov 2026");
   });
 });

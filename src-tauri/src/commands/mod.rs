@@ -9,6 +9,9 @@ use serde::Serialize;
 
 use crate::media::{self, MediaInfo};
 
+mod jobs;
+pub use jobs::*;
+
 /// Files the user handed to the app (dropped on the window or picked in a dialog). Commands only
 /// touch these, so a compromised page cannot make the app read arbitrary files.
 #[derive(Default)]
@@ -112,4 +115,18 @@ pub async fn app_info() -> Result<AppInfo, CommandError> {
     })
     .await
     .map_err(internal)?
+}
+
+impl From<crate::jobs::JobError> for CommandError {
+    fn from(err: crate::jobs::JobError) -> Self {
+        use crate::jobs::JobError;
+        match err {
+            JobError::Media(media) => media.into(),
+            JobError::InvalidId(_) | JobError::NotFound(_) => CommandError {
+                kind: ErrorKind::BadInput,
+                message: err.to_string(),
+            },
+            other => internal(other),
+        }
+    }
 }
