@@ -2,6 +2,8 @@
 //! weights: its inputs are PCM samples, strings and tensors, its outputs plain Rust types.
 
 pub mod device;
+pub mod emotion;
+pub mod plan;
 pub mod spectrogram;
 pub mod task;
 pub mod weights;

@@ -1,0 +1,641 @@
+//! The music plan: what Riffusion should play in each section of the emotion timeline, for each
+//! of the four candidates. It is a JSON document (with a `version`) in the job folder that users
+//! edit, so [`MusicPlan::from_json`] validates it and names the offending field.
+//!
+//! # Where the prompt words come from
+//! - **Mood, tempo and texture words** per emotion follow the expressive cues that listeners
+//!   associate with each emotion in music (Juslin & Laukka 2003, "Communication of emotions in
+//!   vocal expression and music performance", Psychological Bulletin 129(5)): anger — fast, loud,
+//!   sharp/distorted timbre; fear — irregular or pulsing tempo, low level, tremolo, dissonance;
+//!   joy — fast, bright, major; sadness — slow, soft, dull timbre, legato, minor. Disgust and
+//!   surprise are not among that review's basic musical emotions; their words follow common
+//!   film-scoring practice (atonal, detuned, lurching textures for disgust; sudden accents,
+//!   pizzicato and flourishes for surprise). Neutral (sections without an emotion of their own)
+//!   is an unobtrusive underscore.
+//! - **Genres and instruments** are written in the short "genre + instruments" caption style of
+//!   Riffusion's own example prompts (e.g. "acoustic folk violin jam"), which is what the model
+//!   was fine-tuned on, and grouped into four palettes — piano, orchestral, electronic, band — one
+//!   per candidate, so the four candidates differ in instrumentation while following the same
+//!   emotions, and each candidate keeps one palette across sections so its sections fit together.
+//! - **Defaults** (guidance 7.0, denoising strength 0.75, 50 steps) are those of Riffusion's
+//!   inference server.
+//! - **The negative prompt** keeps vocals and speech out of the music, since the music plays under
+//!   the video's own dialogue, and steers away from low-quality, noisy output.
+
+use serde::{Deserialize, Serialize};
+
+use crate::emotion::{Emotion, Timeline, CLIP_SECONDS};
+
+/// The plan format this code writes and reads.
+pub const PLAN_VERSION: u32 = 1;
+/// Candidates per video.
+pub const CANDIDATES: usize = 4;
+pub const DEFAULT_GUIDANCE_SCALE: f32 = 7.0;
+pub const DEFAULT_STRENGTH: f32 = 0.75;
+pub const DEFAULT_STEPS: u32 = 50;
+pub const DEFAULT_NEGATIVE_PROMPT: &str =
+    "vocals, singing, speech, talking, low quality, muffled, noisy";
+/// Prompts longer than this are surely a mistake (CLIP reads 77 tokens anyway).
+pub const MAX_PROMPT_CHARS: usize = 400;
+
+/// Everything that can go wrong with a plan.
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    #[error("the plan is not valid JSON at line {line}, column {column}: {message}")]
+    Json {
+        line: usize,
+        column: usize,
+        message: String,
+    },
+    #[error("plan field `{field}`: {message}")]
+    Invalid { field: String, message: String },
+    #[error("the timeline has no sections; build it again from the transcript")]
+    EmptyTimeline,
+}
+
+fn invalid(field: impl Into<String>, message: impl Into<String>) -> PlanError {
+    PlanError::Invalid {
+        field: field.into(),
+        message: message.into(),
+    }
+}
+
+/// The words of one emotion's prompts.
+#[derive(Clone, Copy, Debug)]
+pub struct EmotionTemplate {
+    pub emotion: Emotion,
+    pub mood: &'static str,
+    pub tempo: &'static str,
+    pub texture: &'static str,
+    /// Genre and instruments per palette, in [`PALETTES`] order.
+    pub instrumentation: [&'static str; CANDIDATES],
+}
+
+impl EmotionTemplate {
+    /// The palette-free description: "mood, tempo, texture".
+    pub fn description(&self) -> String {
+        format!("{}, {}, {}", self.mood, self.tempo, self.texture)
+    }
+
+    /// The full prompt for one palette: "mood instrumentation, tempo, texture".
+    pub fn prompt(&self, palette: usize) -> String {
+        let instruments = self.instrumentation[palette % CANDIDATES];
+        format!(
+            "{} {}, {}, {}",
+            self.mood, instruments, self.tempo, self.texture
+        )
+    }
+}
+
+/// The four candidates' palettes, by candidate index.
+pub const PALETTES: [&str; CANDIDATES] = ["piano", "orchestral", "electronic", "band"];
+
+const TEMPLATES: [EmotionTemplate; 7] = [
+    EmotionTemplate {
+        emotion: Emotion::Anger,
+        mood: "aggressive, intense",
+        tempo: "fast driving tempo",
+        texture: "loud, heavy and distorted",
+        instrumentation: [
+            "pounding low piano chords with taiko drums",
+            "epic orchestral brass and staccato strings",
+            "industrial techno with distorted bass",
+            "heavy metal with distorted electric guitars and double kick drums",
+        ],
+    },
+    EmotionTemplate {
+        emotion: Emotion::Disgust,
+        mood: "uneasy, grotesque, unsettling",
+        tempo: "slow lurching tempo",
+        texture: "detuned and dissonant",
+        instrumentation: [
+            "detuned prepared piano clusters",
+            "atonal string glissandi and low bassoon",
+            "glitchy noise and warped synths",
+            "sludgy detuned bass guitar and murky drums",
+        ],
+    },
+    EmotionTemplate {
+        emotion: Emotion::Fear,
+        mood: "dark, suspenseful, tense",
+        tempo: "slow pulsing tempo",
+        texture: "dissonant minor key, quiet tremolo",
+        instrumentation: [
+            "eerie high piano notes over a low drone",
+            "horror film score with tremolo strings",
+            "dark ambient synth drones with a heartbeat pulse",
+            "ominous bass and sparse percussion",
+        ],
+    },
+    EmotionTemplate {
+        emotion: Emotion::Joy,
+        mood: "joyful, uplifting",
+        tempo: "upbeat fast tempo",
+        texture: "bright major key",
+        instrumentation: [
+            "bouncy pop piano with handclaps",
+            "playful orchestra with pizzicato strings and glockenspiel",
+            "sunny synth-pop with plucky synths",
+            "feel-good indie folk with ukulele and tambourine",
+        ],
+    },
+    EmotionTemplate {
+        emotion: Emotion::Neutral,
+        mood: "calm, unobtrusive background",
+        tempo: "moderate tempo",
+        texture: "warm and steady",
+        instrumentation: [
+            "gentle piano with soft pads",
+            "light string ensemble",
+            "lo-fi beat with mellow electric piano",
+            "acoustic guitar and brushed drums",
+        ],
+    },
+    EmotionTemplate {
+        emotion: Emotion::Sadness,
+        mood: "melancholic, tender",
+        tempo: "slow tempo",
+        texture: "minor key, soft reverb",
+        instrumentation: [
+            "solo piano ballad",
+            "slow cello and string quartet",
+            "ambient pads with distant echoes",
+            "fingerpicked acoustic guitar",
+        ],
+    },
+    EmotionTemplate {
+        emotion: Emotion::Surprise,
+        mood: "surprising, playful, curious",
+        tempo: "lively tempo with sudden accents",
+        texture: "bright and bouncy",
+        instrumentation: [
+            "whimsical ragtime piano",
+            "quirky orchestra with pizzicato and woodwind flourishes",
+            "sparkling arpeggiated synths",
+            "funky bass and staccato brass stabs",
+        ],
+    },
+];
+
+/// The template of an emotion.
+pub fn template(emotion: Emotion) -> &'static EmotionTemplate {
+    TEMPLATES
+        .iter()
+        .find(|t| t.emotion == emotion)
+        .unwrap_or(&TEMPLATES[4])
+}
+
+/// Settings for [`MusicPlan::from_timeline`].
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PlanOptions {
+    /// Base seed; every section and candidate seed derives from it.
+    pub seed: u32,
+    pub guidance_scale: f32,
+    pub strength: f32,
+    pub steps: u32,
+    pub negative_prompt: String,
+}
+
+impl Default for PlanOptions {
+    fn default() -> Self {
+        Self {
+            seed: 0,
+            guidance_scale: DEFAULT_GUIDANCE_SCALE,
+            strength: DEFAULT_STRENGTH,
+            steps: DEFAULT_STEPS,
+            negative_prompt: DEFAULT_NEGATIVE_PROMPT.to_string(),
+        }
+    }
+}
+
+/// One candidate of the whole video.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CandidateStyle {
+    /// The palette name ("piano", "orchestral", …).
+    pub palette: String,
+}
+
+/// What one candidate plays in one section.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SectionCandidate {
+    pub seed: u32,
+    pub prompt: String,
+}
+
+/// One section of the video.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PlanSection {
+    pub start: f64,
+    pub end: f64,
+    pub emotion: Emotion,
+    /// The palette-free description of the section's music (for display).
+    pub description: String,
+    /// One per candidate, in candidate order.
+    pub candidates: Vec<SectionCandidate>,
+}
+
+/// The morph from section `index` to section `index + 1`, centred on their boundary.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Transition {
+    /// The boundary, seconds.
+    pub at: f64,
+    /// Length of the morph, seconds.
+    pub seconds: f64,
+}
+
+/// The plan for the four candidates of a video.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MusicPlan {
+    pub version: u32,
+    pub duration: f64,
+    /// Length of one spectrogram clip, seconds.
+    pub clip_seconds: f64,
+    pub seed: u32,
+    pub guidance_scale: f32,
+    /// Denoising strength when a seed image is used (0 keeps the image, 1 ignores it).
+    pub strength: f32,
+    pub steps: u32,
+    pub negative_prompt: String,
+    pub candidates: Vec<CandidateStyle>,
+    pub sections: Vec<PlanSection>,
+    /// One per boundary: `transitions[i]` joins `sections[i]` and `sections[i + 1]`.
+    pub transitions: Vec<Transition>,
+}
+
+/// SplitMix64: a tiny, well-mixed hash for deriving seeds.
+fn splitmix64(mut x: u64) -> u64 {
+    x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    x ^ (x >> 31)
+}
+
+/// The seeds of one section's candidates: derived from (base, section, candidate), all distinct.
+pub fn section_seeds(base: u32, section: usize) -> [u32; CANDIDATES] {
+    let mut seeds = [0u32; CANDIDATES];
+    for k in 0..CANDIDATES {
+        let mut salt = 0u64;
+        loop {
+            let key = (u64::from(base) << 32) ^ ((section as u64) << 8) ^ (k as u64) ^ (salt << 40);
+            let seed = (splitmix64(key) >> 32) as u32;
+            if !seeds[..k].contains(&seed) {
+                seeds[k] = seed;
+                break;
+            }
+            salt += 1;
+        }
+    }
+    seeds
+}
+
+/// How valence groups emotions, for transition lengths.
+fn valence(emotion: Emotion) -> i8 {
+    match emotion {
+        Emotion::Joy | Emotion::Surprise => 1,
+        Emotion::Neutral => 0,
+        Emotion::Anger | Emotion::Disgust | Emotion::Fear | Emotion::Sadness => -1,
+    }
+}
+
+/// Transition length between two sections: one clip (one interpolated image) normally; half a
+/// clip between emotions of opposite valence, where a long morph would pass through a muddle of
+/// both moods; never more than half of the shorter section, so each keeps music of its own.
+pub fn transition_seconds(
+    from: Emotion,
+    to: Emotion,
+    from_len: f64,
+    to_len: f64,
+    clip: f64,
+) -> f64 {
+    let base = if valence(from) * valence(to) < 0 {
+        clip / 2.0
+    } else {
+        clip
+    };
+    base.min(from_len / 2.0).min(to_len / 2.0).max(0.0)
+}
+
+impl MusicPlan {
+    /// The plan for a timeline: per section the effective emotion's template, four candidates
+    /// (one palette each) with distinct seeds, and a transition at each boundary.
+    pub fn from_timeline(timeline: &Timeline, options: &PlanOptions) -> Result<Self, PlanError> {
+        if timeline.sections.is_empty() {
+            return Err(PlanError::EmptyTimeline);
+        }
+        let clip = CLIP_SECONDS;
+        let sections: Vec<PlanSection> = timeline
+            .sections
+            .iter()
+            .enumerate()
+            .map(|(i, s)| {
+                let emotion = s.effective_emotion();
+                let t = template(emotion);
+                let seeds = section_seeds(options.seed, i);
+                PlanSection {
+                    start: s.start,
+                    end: s.end,
+                    emotion,
+                    description: t.description(),
+                    candidates: (0..CANDIDATES)
+                        .map(|k| SectionCandidate {
+                            seed: seeds[k],
+                            prompt: t.prompt(k),
+                        })
+                        .collect(),
+                }
+            })
+            .collect();
+        let transitions = sections
+            .windows(2)
+            .map(|w| Transition {
+                at: w[0].end,
+                seconds: transition_seconds(
+                    w[0].emotion,
+                    w[1].emotion,
+                    w[0].end - w[0].start,
+                    w[1].end - w[1].start,
+                    clip,
+                ),
+            })
+            .collect();
+        let plan = Self {
+            version: PLAN_VERSION,
+            duration: timeline.duration,
+            clip_seconds: clip,
+            seed: options.seed,
+            guidance_scale: options.guidance_scale,
+            strength: options.strength,
+            steps: options.steps,
+            negative_prompt: options.negative_prompt.clone(),
+            candidates: PALETTES
+                .iter()
+                .map(|p| CandidateStyle {
+                    palette: p.to_string(),
+                })
+                .collect(),
+            sections,
+            transitions,
+        };
+        plan.validate()?;
+        Ok(plan)
+    }
+
+    /// New seeds for every candidate of one section (to re-generate that section), derived
+    /// from `base` as [`section_seeds`] does.
+    pub fn reseed_section(&mut self, section: usize, base: u32) -> Result<(), PlanError> {
+        let seeds = section_seeds(base, section);
+        let s = self.section_mut(section)?;
+        for (c, seed) in s.candidates.iter_mut().zip(seeds) {
+            c.seed = seed;
+        }
+        Ok(())
+    }
+
+    /// Sets one candidate's seed in one section (to re-generate just that candidate).
+    pub fn set_seed(
+        &mut self,
+        section: usize,
+        candidate: usize,
+        seed: u32,
+    ) -> Result<(), PlanError> {
+        self.candidate_mut(section, candidate)?.seed = seed;
+        Ok(())
+    }
+
+    /// Sets one candidate's prompt in one section; the prompt is checked like a loaded one.
+    pub fn set_prompt(
+        &mut self,
+        section: usize,
+        candidate: usize,
+        prompt: &str,
+    ) -> Result<(), PlanError> {
+        check_prompt(
+            &format!("sections[{section}].candidates[{candidate}].prompt"),
+            prompt,
+            false,
+        )?;
+        self.candidate_mut(section, candidate)?.prompt = prompt.trim().to_string();
+        Ok(())
+    }
+
+    fn section_mut(&mut self, section: usize) -> Result<&mut PlanSection, PlanError> {
+        let count = self.sections.len();
+        self.sections.get_mut(section).ok_or_else(|| {
+            invalid(
+                format!("sections[{section}]"),
+                format!("does not exist; the plan has {count} sections"),
+            )
+        })
+    }
+
+    fn candidate_mut(
+        &mut self,
+        section: usize,
+        candidate: usize,
+    ) -> Result<&mut SectionCandidate, PlanError> {
+        let s = self.section_mut(section)?;
+        let count = s.candidates.len();
+        s.candidates.get_mut(candidate).ok_or_else(|| {
+            invalid(
+                format!("sections[{section}].candidates[{candidate}]"),
+                format!("does not exist; the section has {count} candidates"),
+            )
+        })
+    }
+
+    /// Parses and validates a plan (e.g. one the user edited).
+    pub fn from_json(text: &str) -> Result<Self, PlanError> {
+        let value: serde_json::Value = serde_json::from_str(text).map_err(json_error)?;
+        match value.get("version") {
+            None => return Err(invalid("version", "missing; this app reads version 1")),
+            Some(v) if v.as_u64() != Some(u64::from(PLAN_VERSION)) => {
+                return Err(invalid(
+                    "version",
+                    format!("{v} is not supported; this app reads version {PLAN_VERSION}"),
+                ))
+            }
+            Some(_) => {}
+        }
+        let plan: Self = serde_path_to_error::deserialize(value).map_err(|e| {
+            let field = e.path().to_string();
+            invalid(field, e.into_inner().to_string())
+        })?;
+        plan.validate()?;
+        Ok(plan)
+    }
+
+    /// Pretty JSON, as stored in the job folder.
+    pub fn to_json(&self) -> Result<String, PlanError> {
+        serde_json::to_string_pretty(self).map_err(json_error)
+    }
+
+    /// Checks every field a user might have broken; the error names the field.
+    pub fn validate(&self) -> Result<(), PlanError> {
+        const EPS: f64 = 1e-6;
+        if self.version != PLAN_VERSION {
+            return Err(invalid(
+                "version",
+                format!(
+                    "{} is not supported; this app reads version {PLAN_VERSION}",
+                    self.version
+                ),
+            ));
+        }
+        if !(self.duration.is_finite() && self.duration > 0.0) {
+            return Err(invalid("duration", "must be a positive number of seconds"));
+        }
+        if !(self.clip_seconds.is_finite() && self.clip_seconds > 0.0) {
+            return Err(invalid(
+                "clip_seconds",
+                "must be a positive number of seconds",
+            ));
+        }
+        if !(self.guidance_scale.is_finite() && (1.0..=30.0).contains(&self.guidance_scale)) {
+            return Err(invalid("guidance_scale", "must be between 1 and 30"));
+        }
+        if !(self.strength.is_finite() && self.strength > 0.0 && self.strength <= 1.0) {
+            return Err(invalid("strength", "must be above 0 and at most 1"));
+        }
+        if !(1..=1000).contains(&self.steps) {
+            return Err(invalid("steps", "must be between 1 and 1000"));
+        }
+        check_prompt("negative_prompt", &self.negative_prompt, true)?;
+        if self.candidates.len() != CANDIDATES {
+            return Err(invalid(
+                "candidates",
+                format!(
+                    "must list {CANDIDATES} candidates, not {}",
+                    self.candidates.len()
+                ),
+            ));
+        }
+        if self.sections.is_empty() {
+            return Err(invalid("sections", "must not be empty"));
+        }
+        let mut expected_start = 0.0;
+        for (i, s) in self.sections.iter().enumerate() {
+            let field = |name: &str| format!("sections[{i}].{name}");
+            if !(s.start.is_finite() && (s.start - expected_start).abs() <= EPS) {
+                return Err(invalid(
+                    field("start"),
+                    format!(
+                        "must be {expected_start} (where the previous section ends): sections cover the video without gaps or overlaps"
+                    ),
+                ));
+            }
+            if !(s.end.is_finite() && s.end > s.start + EPS) {
+                return Err(invalid(field("end"), "must be after the section's start"));
+            }
+            if s.candidates.len() != CANDIDATES {
+                return Err(invalid(
+                    field("candidates"),
+                    format!("must have {CANDIDATES} entries, not {}", s.candidates.len()),
+                ));
+            }
+            for (k, c) in s.candidates.iter().enumerate() {
+                check_prompt(
+                    &format!("sections[{i}].candidates[{k}].prompt"),
+                    &c.prompt,
+                    false,
+                )?;
+            }
+            expected_start = s.end;
+        }
+        if (expected_start - self.duration).abs() > EPS {
+            return Err(invalid(
+                format!("sections[{}].end", self.sections.len() - 1),
+                format!("must be the video's duration, {}", self.duration),
+            ));
+        }
+        if self.transitions.len() != self.sections.len() - 1 {
+            return Err(invalid(
+                "transitions",
+                format!(
+                    "must have one entry per boundary ({}), not {}",
+                    self.sections.len() - 1,
+                    self.transitions.len()
+                ),
+            ));
+        }
+        for (i, t) in self.transitions.iter().enumerate() {
+            let (a, b) = (&self.sections[i], &self.sections[i + 1]);
+            if !(t.at.is_finite() && (t.at - a.end).abs() <= EPS) {
+                return Err(invalid(
+                    format!("transitions[{i}].at"),
+                    format!(
+                        "must be the boundary between sections {i} and {}, {}",
+                        i + 1,
+                        a.end
+                    ),
+                ));
+            }
+            let limit = (a.end - a.start).min(b.end - b.start);
+            if !(t.seconds.is_finite() && t.seconds >= 0.0 && t.seconds <= limit + EPS) {
+                return Err(invalid(
+                    format!("transitions[{i}].seconds"),
+                    format!("must be between 0 and {limit:.2} (the shorter section's length)"),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+fn check_prompt(field: &str, prompt: &str, may_be_empty: bool) -> Result<(), PlanError> {
+    if !may_be_empty && prompt.trim().is_empty() {
+        return Err(invalid(field, "must not be empty"));
+    }
+    if prompt.chars().count() > MAX_PROMPT_CHARS {
+        return Err(invalid(
+            field,
+            format!("is longer than {MAX_PROMPT_CHARS} characters"),
+        ));
+    }
+    Ok(())
+}
+
+fn json_error(e: serde_json::Error) -> PlanError {
+    PlanError::Json {
+        line: e.line(),
+        column: e.column(),
+        message: e.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_emotion_has_its_own_template() {
+        for e in Emotion::ALL {
+            assert_eq!(template(e).emotion, e);
+        }
+        assert_eq!(
+            template(Emotion::Sadness).prompt(0),
+            "melancholic, tender solo piano ballad, slow tempo, minor key, soft reverb"
+        );
+    }
+
+    #[test]
+    fn seeds_are_distinct_and_stable() {
+        for section in 0..50 {
+            let s = section_seeds(7, section);
+            for i in 0..CANDIDATES {
+                for j in i + 1..CANDIDATES {
+                    assert_ne!(s[i], s[j]);
+                }
+            }
+            assert_eq!(s, section_seeds(7, section));
+        }
+        assert_ne!(section_seeds(7, 0), section_seeds(8, 0));
+    }
+
+    #[test]
+    fn transitions_fit_their_sections() {
+        let t = transition_seconds(Emotion::Joy, Emotion::Sadness, 20.0, 20.0, CLIP_SECONDS);
+        assert_eq!(t, CLIP_SECONDS / 2.0);
+        let t = transition_seconds(Emotion::Neutral, Emotion::Sadness, 3.0, 20.0, CLIP_SECONDS);
+        assert_eq!(t, 1.5);
+    }
+}
