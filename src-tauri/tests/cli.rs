@@ -7,6 +7,23 @@ use std::time::{Duration, Instant};
 
 use common::{fixture, make_audio, make_long_video};
 
+/// Runs a command that must succeed; on failure the assertion shows its stderr.
+trait Succeeds {
+    fn succeeds(&mut self) -> std::process::Output;
+}
+
+impl Succeeds for Command {
+    fn succeeds(&mut self) -> std::process::Output {
+        let out = self.output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out
+    }
+}
+
 fn bgm() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_bgm-studio"));
     cmd.env(
@@ -21,13 +38,7 @@ fn probe_prints_json() {
     let out = bgm()
         .args(["probe", "--json"])
         .arg(fixture("clip.mkv"))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+        .succeeds();
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(json["audioStreams"][0]["codec"], "opus");
     assert_eq!(json["videoStreams"][0]["width"], 160);
@@ -80,13 +91,7 @@ fn export_writes_the_file() {
         .arg("--out")
         .arg(&dest)
         .arg("--json")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+        .succeeds();
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(json["audioCodec"], "libopus");
     assert!(dest.exists());
@@ -135,36 +140,24 @@ fn spectrogram_round_trip_through_the_command_line() {
     let dir = tempfile::tempdir().unwrap();
     let png = dir.path().join("tone.png");
     let wav = dir.path().join("tone.wav");
-    let out = bgm()
+    bgm()
         .args(["spectrogram", "to-image"])
         .arg(fixture("h264_aac.mp4"))
         .args(["--start", "0.5", "--duration", "1.0", "--out"])
         .arg(&png)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+        .succeeds();
     let (image, meta) = bgm_models::spectrogram::read_png(&png).unwrap();
     assert_eq!(image.height(), 512);
     // One second at a 10 ms hop: 100 frames plus the centred STFT's last one.
     assert_eq!(image.width(), 101);
     assert!(meta.expect("parameters are stored in the PNG").max_value > 0.0);
 
-    let out = bgm()
+    bgm()
         .args(["spectrogram", "to-audio"])
         .arg(&png)
         .args(["--seed", "7", "--out"])
         .arg(&wav)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+        .succeeds();
     let info = bgm_studio::media::probe(&wav).unwrap();
     assert_eq!(info.audio_streams[0].sample_rate, 44_100);
     assert!(
@@ -195,13 +188,7 @@ fn models_list_shows_the_catalogue() {
         .env("HF_HOME", hf_home.path())
         .env_remove("BGM_MODELS_DIR")
         .args(["models", "list", "--json"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+        .succeeds();
     let list: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let names: Vec<&str> = list
         .as_array()
@@ -236,6 +223,84 @@ fn models_list_shows_the_catalogue() {
     );
     assert!(
         stderr.contains("whisper-tiny") && stderr.contains("BGM_MODELS_DIR"),
+        "{stderr}"
+    );
+}
+
+/// A models folder holding the tiny random emotion classifier in the real repo's layout.
+fn tiny_emotion_models() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = dir
+        .path()
+        .join("j-hartmann/emotion-english-distilroberta-base");
+    std::fs::create_dir_all(&repo).unwrap();
+    let fixtures =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/tests/fixtures/emotion");
+    for file in [
+        "config.json",
+        "vocab.json",
+        "merges.txt",
+        "pytorch_model.bin",
+    ] {
+        std::fs::copy(fixtures.join(file), repo.join(file)).unwrap();
+    }
+    dir
+}
+
+#[test]
+fn emotions_and_plan_from_a_transcript() {
+    let models = tiny_emotion_models();
+    let dir = tempfile::tempdir().unwrap();
+    let transcript = dir.path().join("transcript.json");
+    std::fs::write(
+        &transcript,
+        r#"{"segments": [
+            {"start": 1.0, "end": 6.0, "text": "What a wonderful morning!"},
+            {"start": 20.0, "end": 28.0, "text": "I miss the old house so much."}
+        ]}"#,
+    )
+    .unwrap();
+    let out = bgm()
+        .arg("--models-dir")
+        .arg(models.path())
+        .args(["emotions", "--duration", "40", "--json"])
+        .arg(&transcript)
+        .succeeds();
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["segments"].as_array().unwrap().len(), 2);
+    let scores = report["segments"][0]["scores"].as_object().unwrap();
+    assert_eq!(scores.len(), 7);
+    let total: f64 = scores.values().map(|v| v.as_f64().unwrap()).sum();
+    assert!((total - 1.0).abs() < 1e-4, "softmax scores sum to {total}");
+    let sections = report["timeline"]["sections"].as_array().unwrap();
+    assert_eq!(sections[0]["start"], 0.0);
+    assert_eq!(sections[sections.len() - 1]["end"], 40.0);
+
+    let plan = dir.path().join("plan.json");
+    bgm()
+        .arg("--models-dir")
+        .arg(models.path())
+        .args(["plan", "--duration", "40", "--out"])
+        .arg(&plan)
+        .arg(&transcript)
+        .succeeds();
+    let plan =
+        bgm_models::plan::MusicPlan::from_json(&std::fs::read_to_string(&plan).unwrap()).unwrap();
+    assert_eq!(plan.sections[0].candidates.len(), 4);
+
+    // Without the model the error says how to get it.
+    let empty = tempfile::tempdir().unwrap();
+    let out = bgm()
+        .env("HF_HOME", empty.path())
+        .arg("--models-dir")
+        .arg(empty.path())
+        .args(["--offline", "emotions"])
+        .arg(&transcript)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && stderr.contains("models download emotion"),
         "{stderr}"
     );
 }

@@ -1,5 +1,6 @@
 //! Headless subcommands of the same binary. Without a subcommand the window opens.
 
+mod emotions;
 mod jobs;
 mod media;
 mod models;
@@ -64,6 +65,27 @@ pub enum Command {
     /// Convert between spectrogram images (Riffusion's convention) and audio.
     #[command(subcommand)]
     Spectrogram(spectrogram::SpectrogramCommand),
+    /// Classify the emotion of each transcript segment and build the emotion timeline.
+    Emotions {
+        /// A transcript JSON file: {"segments": [{"start", "end", "text"}, …]}.
+        transcript: PathBuf,
+        /// The video's length in seconds (default: the transcript's, else its last segment's end).
+        #[arg(long)]
+        duration: Option<f64>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write the music plan (prompts, seeds, strengths per section and candidate) for a transcript.
+    Plan {
+        transcript: PathBuf,
+        #[arg(long)]
+        duration: Option<f64>,
+        /// Base seed of the four candidates.
+        #[arg(long, default_value_t = 0)]
+        seed: u32,
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// List, show and delete jobs.
     #[command(subcommand)]
     Jobs(jobs::JobsCommand),
@@ -125,11 +147,34 @@ fn run_command(
         Command::Spectrogram(command) => spectrogram::run(command),
         Command::Models(command) => models::run(command, weights),
         Command::Jobs(command) => jobs::run(command),
+        Command::Emotions {
+            transcript,
+            duration,
+            json,
+        } => {
+            let report = emotions::analyse(&transcript, duration, weights, &open_device(device)?)?;
+            emotions::print_report(&report, json)
+        }
+        Command::Plan {
+            transcript,
+            duration,
+            seed,
+            out,
+        } => {
+            let report = emotions::analyse(&transcript, duration, weights, &open_device(device)?)?;
+            emotions::write_plan(&report, seed, &out)
+        }
         Command::Device { json } => show_device(device, json),
         Command::Bindings { out } => crate::app::export_bindings(&out)
             .map_err(anyhow::Error::msg)
             .with_context(|| format!("writing {}", out.display())),
     }
+}
+
+/// The device for the model stages: the flag, else `BGM_DEVICE`, else the setting.
+fn open_device(flag: Option<DevicePreference>) -> anyhow::Result<ComputeDevice> {
+    let settings = Settings::load_from(&Settings::path());
+    Ok(ComputeDevice::open(device_preference(flag, &settings)?)?)
 }
 
 fn show_device(flag: Option<DevicePreference>, json: bool) -> anyhow::Result<()> {
