@@ -9,7 +9,7 @@ use serde::Serialize;
 use tauri::{AppHandle, Manager};
 use tauri_plugin_dialog::DialogExt;
 
-use super::{internal, CommandError, UserFiles};
+use super::{blocking, internal, CommandError, UserFiles};
 use crate::jobs::{JobId, JobManifest, JobStore, JobSummary, StageName};
 use crate::media::{self, MediaInfo};
 
@@ -83,14 +83,6 @@ fn parse_id(id: &str) -> Result<JobId, CommandError> {
 
 fn store() -> JobStore {
     JobStore::in_data_dir(&crate::app::data_dir())
-}
-
-async fn blocking<T: Send + 'static>(
-    work: impl FnOnce() -> Result<T, CommandError> + Send + 'static,
-) -> Result<T, CommandError> {
-    tauri::async_runtime::spawn_blocking(work)
-        .await
-        .map_err(internal)?
 }
 
 /// Shows the native file picker; the chosen file may then be opened. `None` when cancelled.

@@ -93,17 +93,14 @@ pub async fn probe_media(
 ) -> Result<MediaInfo, CommandError> {
     let path = PathBuf::from(path);
     files.check(&path)?;
-    tauri::async_runtime::spawn_blocking(move || media::probe(&path))
-        .await
-        .map_err(internal)?
-        .map_err(CommandError::from)
+    blocking(move || Ok(media::probe(&path)?)).await
 }
 
 /// Version, compute device and data folder, for the status bar and the about box.
 #[tauri::command]
 #[specta::specta]
 pub async fn app_info() -> Result<AppInfo, CommandError> {
-    tauri::async_runtime::spawn_blocking(|| {
+    blocking(|| {
         let settings = crate::settings::Settings::load_from(&crate::settings::Settings::path());
         let preference = crate::settings::device_preference(None, &settings).map_err(internal)?;
         let device = bgm_models::device::ComputeDevice::open(preference).map_err(internal)?;
@@ -114,7 +111,15 @@ pub async fn app_info() -> Result<AppInfo, CommandError> {
         })
     })
     .await
-    .map_err(internal)?
+}
+
+/// Runs blocking work (file and model I/O) on the blocking pool, never on the async runtime.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, CommandError> + Send + 'static,
+) -> Result<T, CommandError> {
+    tauri::async_runtime::spawn_blocking(work)
+        .await
+        .map_err(internal)?
 }
 
 impl From<crate::jobs::JobError> for CommandError {
