@@ -5,5 +5,6 @@ pub mod device;
 pub mod emotion;
 pub mod plan;
 pub mod spectrogram;
+pub mod stt;
 pub mod task;
 pub mod weights;

@@ -25,7 +25,7 @@ mod loudness;
 mod mel;
 mod params;
 mod png_meta;
-mod rng;
+pub(crate) mod rng;
 mod stft;
 
 pub use converter::{
