@@ -216,7 +216,8 @@ impl Whisper {
         prompt
     }
 
-    fn logit_rules(&self, timestamps: bool) -> LogitRules {
+    /// The logit rules of this model's tokens and generation config.
+    pub fn logit_rules(&self, timestamps: bool) -> LogitRules {
         let special = &self.tokenizer.special;
         let mut suppress = self.generation.suppress_tokens.clone();
         suppress.extend(self.tokenizer.always_suppressed());
