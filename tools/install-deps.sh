@@ -13,7 +13,7 @@ install_debian() {
     build-essential pkg-config clang libclang-dev curl file
     libwebkit2gtk-4.1-dev libgtk-3-dev librsvg2-dev libayatana-appindicator3-dev libssl-dev
     libavcodec-dev libavformat-dev libavutil-dev libswresample-dev libswscale-dev libavfilter-dev libavdevice-dev
-    libasound2-dev ffmpeg espeak-ng sox
+    libasound2-dev ffmpeg espeak-ng sox python3-venv
     xvfb xauth webkit2gtk-driver chromium
     nodejs npm
   )

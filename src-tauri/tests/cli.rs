@@ -304,3 +304,123 @@ fn emotions_and_plan_from_a_transcript() {
         "{stderr}"
     );
 }
+
+/// A models folder with the tiny random Whisper (as `openai/whisper-base`, the default model)
+/// and the tiny emotion classifier.
+fn tiny_speech_models() -> tempfile::TempDir {
+    let dir = tiny_emotion_models();
+    let repo = dir.path().join("openai/whisper-base");
+    std::fs::create_dir_all(&repo).unwrap();
+    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../models/tests/fixtures/whisper/tiny");
+    for file in [
+        "config.json",
+        "generation_config.json",
+        "tokenizer.json",
+        "model.safetensors",
+    ] {
+        std::fs::copy(fixtures.join(file), repo.join(file)).unwrap();
+    }
+    dir
+}
+
+#[test]
+fn transcribe_reads_a_video_and_prints_segments() {
+    let models = tiny_speech_models();
+    let out = bgm()
+        .arg("--models-dir")
+        .arg(models.path())
+        .args(["--offline", "transcribe", "--language", "en", "--json"])
+        .arg(fixture("speech.mp4"))
+        .succeeds();
+    let transcript: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(transcript["language"], "en");
+    let duration = transcript["duration"].as_f64().unwrap();
+    assert!((duration - 12.0).abs() < 0.05, "{duration}");
+    for s in transcript["segments"].as_array().unwrap() {
+        let (start, end) = (s["start"].as_f64().unwrap(), s["end"].as_f64().unwrap());
+        assert!(0.0 <= start && start < end && end <= duration, "{s}");
+    }
+
+    // Human-readable output: one `[mm:ss.mmm --> mm:ss.mmm] text` line per segment.
+    let out = bgm()
+        .arg("--models-dir")
+        .arg(models.path())
+        .args(["--offline", "transcribe", "--language", "en"])
+        .arg(fixture("speech.mp4"))
+        .succeeds();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.starts_with("language: en, 12.00 s"), "{text}");
+
+    // A file without audio, and an unknown task, are clear errors.
+    let out = bgm()
+        .arg("--models-dir")
+        .arg(models.path())
+        .args(["--offline", "transcribe"])
+        .arg(fixture("no_audio.mp4"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && stderr.contains("no_audio.mp4"),
+        "{stderr}"
+    );
+    let out = bgm()
+        .args(["transcribe", "--task", "summarise"])
+        .arg(fixture("speech.mp4"))
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stderr).contains("transcribe or translate"));
+}
+
+#[test]
+fn emotions_of_a_video_transcribe_it_first() {
+    let models = tiny_speech_models();
+    let out = bgm()
+        .arg("--models-dir")
+        .arg(models.path())
+        .args(["--offline", "emotions", "--json"])
+        .arg(fixture("speech.mp4"))
+        .succeeds();
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let sections = report["timeline"]["sections"].as_array().unwrap();
+    assert_eq!(sections[0]["start"], 0.0);
+    let end = sections[sections.len() - 1]["end"].as_f64().unwrap();
+    assert!(
+        (end - 12.0).abs() < 0.05,
+        "the timeline covers the video: {end}"
+    );
+}
+
+/// Real whisper-base on the speech video, when CI has converted it (BGM_WHISPER_BASE_DIR).
+#[test]
+fn transcribe_real_speech_with_whisper_base() {
+    let Some(base) = std::env::var_os("BGM_WHISPER_BASE_DIR") else {
+        eprintln!("skipped: set BGM_WHISPER_BASE_DIR to run whisper-base");
+        return;
+    };
+    let models = tempfile::tempdir().unwrap();
+    let repo = models.path().join("openai/whisper-base");
+    std::fs::create_dir_all(&repo).unwrap();
+    for file in [
+        "config.json",
+        "generation_config.json",
+        "tokenizer.json",
+        "model.safetensors",
+    ] {
+        std::fs::copy(std::path::Path::new(&base).join(file), repo.join(file)).unwrap();
+    }
+    let out = bgm()
+        .arg("--models-dir")
+        .arg(models.path())
+        .args(["--offline", "transcribe"])
+        .arg(fixture("speech.mp4"))
+        .succeeds();
+    let text = String::from_utf8_lossy(&out.stdout).to_lowercase();
+    println!("{text}");
+    assert!(text.contains("language: en"), "{text}");
+    assert!(
+        text.contains("happy to see you today") && text.contains("miss you so much"),
+        "{text}"
+    );
+}

@@ -12,8 +12,10 @@ use bgm_models::task::CancelToken;
 use bgm_models::weights::WeightsConfig;
 use serde::Deserialize;
 
+use super::transcribe::{transcribe_file, TranscribeRequest};
 use super::{print_json, progress};
 use crate::jobs::write_atomic;
+use bgm_models::stt::Task;
 
 /// A transcript file: `{"segments": [...], "duration": …}` as the transcribe stage writes it,
 /// or a bare list of `{start, end, text}` segments.
@@ -22,6 +24,9 @@ use crate::jobs::write_atomic;
 enum TranscriptFile {
     Full {
         segments: Vec<TranscriptSegment>,
+        /// The English translation of non-English speech, which the classifier reads.
+        #[serde(default)]
+        english: Option<Vec<TranscriptSegment>>,
         #[serde(default)]
         duration: Option<f64>,
     },
@@ -42,7 +47,11 @@ fn read_transcript(
         )
     })?;
     let (segments, from_file) = match file {
-        TranscriptFile::Full { segments, duration } => (segments, duration),
+        TranscriptFile::Full {
+            segments,
+            english,
+            duration,
+        } => (english.unwrap_or(segments), duration),
         TranscriptFile::Segments(segments) => (segments, None),
     };
     let last_end = segments.iter().map(|s| s.end).fold(0.0, f64::max);
@@ -54,13 +63,49 @@ fn read_transcript(
     Ok((segments, duration))
 }
 
+fn is_json(path: &Path) -> bool {
+    path.extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("json"))
+}
+
+/// A media file's speech as English segments (translated when spoken in another language).
+fn transcribe_media(
+    file: &Path,
+    duration: Option<f64>,
+    weights: &WeightsConfig,
+    device: &ComputeDevice,
+) -> anyhow::Result<(Vec<TranscriptSegment>, f64)> {
+    let request = TranscribeRequest {
+        model: bgm_models::stt::DEFAULT_MODEL,
+        language: None,
+        task: Task::Transcribe,
+        beam_size: None,
+        english: true,
+    };
+    let transcript = transcribe_file(file, &request, weights, device)?;
+    let segments = transcript
+        .for_emotions()
+        .iter()
+        .map(|s| TranscriptSegment {
+            start: s.start,
+            end: s.end,
+            text: s.text.clone(),
+        })
+        .collect();
+    Ok((segments, duration.unwrap_or(transcript.duration)))
+}
+
 pub(super) fn analyse(
     transcript: &Path,
     duration: Option<f64>,
     weights: &WeightsConfig,
     device: &ComputeDevice,
 ) -> anyhow::Result<EmotionReport> {
-    let (segments, duration) = read_transcript(transcript, duration)?;
+    let (segments, duration) = if is_json(transcript) {
+        read_transcript(transcript, duration)?
+    } else {
+        transcribe_media(transcript, duration, weights, device)?
+    };
     let classifier = EmotionClassifier::load_default(weights, device)?;
     let bar = progress::bar("classifying");
     let report = analyse_transcript(

@@ -6,12 +6,14 @@ mod media;
 mod models;
 mod progress;
 mod spectrogram;
+mod transcribe;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
 use bgm_models::device::{ComputeDevice, DevicePreference};
+use bgm_models::stt::Task;
 use clap::{Parser, Subcommand};
 use serde::Serialize;
 
@@ -65,9 +67,31 @@ pub enum Command {
     /// Convert between spectrogram images (Riffusion's convention) and audio.
     #[command(subcommand)]
     Spectrogram(spectrogram::SpectrogramCommand),
+    /// Transcribe the speech of a media file with Whisper: timestamped segments.
+    Transcribe {
+        file: PathBuf,
+        /// Catalogue model name (see `models list`).
+        #[arg(long, default_value = bgm_models::stt::DEFAULT_MODEL)]
+        model: String,
+        /// Spoken language as an ISO code (`en`, `de`, …); detected when omitted.
+        #[arg(long)]
+        language: Option<String>,
+        /// `transcribe` keeps the spoken language; `translate` writes English.
+        #[arg(long, default_value = "transcribe", value_parser = parse_task)]
+        task: Task,
+        /// Beam search with this many beams (default: greedy).
+        #[arg(long)]
+        beam_size: Option<usize>,
+        /// For non-English speech, add an English translation (a second pass).
+        #[arg(long)]
+        english: bool,
+        #[arg(long)]
+        json: bool,
+    },
     /// Classify the emotion of each transcript segment and build the emotion timeline.
     Emotions {
-        /// A transcript JSON file: {"segments": [{"start", "end", "text"}, …]}.
+        /// A transcript JSON file ({"segments": [{"start", "end", "text"}, …]}) or a media file,
+        /// which is transcribed first.
         transcript: PathBuf,
         /// The video's length in seconds (default: the transcript's, else its last segment's end).
         #[arg(long)]
@@ -100,6 +124,10 @@ pub enum Command {
     /// Write the TypeScript bindings of the window's commands.
     #[command(hide = true)]
     Bindings { out: PathBuf },
+}
+
+fn parse_task(value: &str) -> Result<Task, String> {
+    value.parse()
 }
 
 fn parse_device(value: &str) -> Result<DevicePreference, String> {
@@ -147,6 +175,26 @@ fn run_command(
         Command::Spectrogram(command) => spectrogram::run(command),
         Command::Models(command) => models::run(command, weights),
         Command::Jobs(command) => jobs::run(command),
+        Command::Transcribe {
+            file,
+            model,
+            language,
+            task,
+            beam_size,
+            english,
+            json,
+        } => {
+            let request = transcribe::TranscribeRequest {
+                model: &model,
+                language,
+                task,
+                beam_size,
+                english,
+            };
+            let transcript =
+                transcribe::transcribe_file(&file, &request, weights, &open_device(device)?)?;
+            transcribe::print_transcript(&transcript, json)
+        }
         Command::Emotions {
             transcript,
             duration,
