@@ -228,3 +228,41 @@ fn greedy_tokens_with_timestamps_match() {
 fn greedy_tokens_without_timestamps_match() {
     greedy_matches("greedy_no_timestamps");
 }
+
+/// The f16 path (what CUDA and Metal run): masks, layer norms and softmax in half precision.
+/// Run on the CPU here, so CI checks it without a GPU.
+#[test]
+fn half_precision_stays_close_to_f32() {
+    let dir = fixtures().join("tiny");
+    let weights = [dir.join("model.safetensors")];
+    let f32_model = tiny();
+    let half = ComputeDevice {
+        dtype: candle_core::DType::F16,
+        ..ComputeDevice::cpu()
+    };
+    let f16_model = Whisper::from_folder(&dir, &weights, &half).unwrap();
+    let mel = speech_mel_tensor(&f32_model);
+    let prefix = u32_list(&manifest()["decoder_logits_last.f32"]["prefix"]);
+    let logits = |w: &Whisper| -> Vec<f32> {
+        let model = w.model();
+        let audio = model.encode(&mel).unwrap();
+        let mut cache = model.start(&audio, 1).unwrap();
+        let ids = Tensor::new(prefix.as_slice(), model.device())
+            .unwrap()
+            .unsqueeze(0)
+            .unwrap();
+        let hidden = model.decode(&ids, &mut cache).unwrap();
+        model
+            .last_logits(&hidden)
+            .unwrap()
+            .squeeze(0)
+            .unwrap()
+            .to_vec1()
+            .unwrap()
+    };
+    let (full, reduced) = (logits(&f32_model), logits(&f16_model));
+    let scale = full.iter().map(|v| v.abs()).fold(0.0, f32::max);
+    let err = max_abs_diff(&full, &reduced);
+    println!("f16 vs f32 decoder logits: max abs error {err:.3e} (largest logit {scale:.2})");
+    assert!(err < 0.02 * scale, "{err}");
+}

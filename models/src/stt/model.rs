@@ -66,7 +66,9 @@ impl Attention {
         if let Some(mask) = mask {
             scores = scores.broadcast_add(mask)?;
         }
-        let weights = candle_nn::ops::softmax_last_dim(&scores)?;
+        // Softmax over up to 1500 frames loses too much when summed in f16: do it in f32.
+        let weights = candle_nn::ops::softmax_last_dim(&scores.to_dtype(DType::F32)?)?
+            .to_dtype(scores.dtype())?;
         let context = weights.matmul(v)?.transpose(1, 2)?.reshape((b, t, d))?;
         self.out.forward(&context)
     }
