@@ -11,6 +11,7 @@ pub mod mel;
 pub mod model;
 mod rules;
 mod segments;
+mod softmax;
 mod tokenizer;
 mod transcribe;
 

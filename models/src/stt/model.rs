@@ -62,12 +62,13 @@ impl Attention {
         let (b, t, d) = x.dims3()?;
         let scale = (self.head_dim as f64).powf(-0.5);
         let q = self.split_heads(&(self.q.forward(x)? * scale)?)?;
-        let mut scores = q.matmul(&k.t()?)?;
+        // A contiguous kᵀ makes the batched matmul markedly faster on the CPU.
+        let mut scores = q.matmul(&k.t()?.contiguous()?)?;
         if let Some(mask) = mask {
             scores = scores.broadcast_add(mask)?;
         }
         // Softmax over up to 1500 frames loses too much when summed in f16: do it in f32.
-        let weights = candle_nn::ops::softmax_last_dim(&scores.to_dtype(DType::F32)?)?
+        let weights = super::softmax::softmax_last_dim(&scores.to_dtype(DType::F32)?)?
             .to_dtype(scores.dtype())?;
         let context = weights.matmul(v)?.transpose(1, 2)?.reshape((b, t, d))?;
         self.out.forward(&context)
