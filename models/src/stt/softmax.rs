@@ -65,7 +65,7 @@ fn fast_exp(x: f32) -> f32 {
     let n = (t + ROUND) - ROUND;
     let f = t - n;
     let p = 1.0
-        + f * (0.693_147_2
+        + f * (std::f32::consts::LN_2
             + f * (0.240_226_5 + f * (0.055_504_11 + f * (0.009_618_129 + f * 0.001_333_355))));
     let value = f32::from_bits(((n as i32 + 127) as u32) << 23) * p;
     // A select, not a branch, so it still vectorises; masked (-inf) scores get exactly 0.

@@ -8,5 +8,6 @@ mod store;
 
 pub use atomic::{write_atomic, write_json_atomic};
 pub use id::JobId;
+pub(crate) use manifest::now_unix;
 pub use manifest::{JobManifest, StageName, StageRecord, StageState, MANIFEST_VERSION};
 pub use store::{JobError, JobStore, JobSummary};

@@ -1,5 +1,17 @@
-//! The job runner's building blocks. So far: mixing each candidate's music with the video's
-//! own audio, and loudness matching.
+//! The job pipeline: the staged runner and what each stage does, mixing each candidate's music
+//! with the video's own audio, and loudness matching.
 
+mod error;
+mod files;
+mod fingerprint;
+mod generate;
 pub mod loudness;
 pub mod mix;
+mod preview;
+mod runner;
+mod stages;
+
+pub use error::PipelineError;
+pub use files::JobFiles;
+pub use runner::{Pipeline, StageProgress};
+pub use stages::{load_plan, MixReport, PipelineConfig, MIX_CHANNELS, MIX_RATE};
