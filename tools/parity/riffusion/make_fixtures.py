@@ -288,6 +288,17 @@ def make_tiny(bpe_gz):
     print(f"wrote {OUT} ({total / 1e6:.2f} MB)")
 
 
+def sd15_text_encoder():
+    """CLIP ViT-L/14's text tower, as SD 1.5's text_encoder/config.json has it."""
+    return CLIPTextModel(
+        CLIPTextConfig(
+            vocab_size=49408, hidden_size=768, intermediate_size=3072, num_hidden_layers=12,
+            num_attention_heads=12, max_position_embeddings=77, hidden_act="quick_gelu",
+            projection_dim=768,
+        )
+    )
+
+
 def make_bench(folder, bpe_gz):
     folder = pathlib.Path(folder)
     torch.manual_seed(0)
@@ -295,7 +306,7 @@ def make_bench(folder, bpe_gz):
     with tempfile.TemporaryDirectory() as tmp:
         write_tokenizer_files(pathlib.Path(tmp), vocab, merges)
         tokenizer = CLIPTokenizer(str(pathlib.Path(tmp) / "vocab.json"), str(pathlib.Path(tmp) / "merges.txt"), pad_token="<|endoftext|>", model_max_length=77)
-    text_encoder = CLIPTextModel(CLIPTextConfig(hidden_act="quick_gelu", projection_dim=768))
+    text_encoder = sd15_text_encoder()
     unet = UNet2DConditionModel(cross_attention_dim=768, attention_head_dim=8, sample_size=64)
     vae = AutoencoderKL(
         down_block_types=("DownEncoderBlock2D",) * 4, up_block_types=("UpDecoderBlock2D",) * 4,
