@@ -424,3 +424,176 @@ fn transcribe_real_speech_with_whisper_base() {
         "{text}"
     );
 }
+
+/// The tiny random Riffusion model (models/tests/fixtures/riffusion) as a local models folder
+/// in the real repo's layout (.bin weights).
+fn tiny_riffusion_models_dir() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let source = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../models/tests/fixtures/riffusion/tiny-bin");
+    let entry = bgm_models::weights::find_model("riffusion").unwrap();
+    let root = dir.path().join("riffusion/riffusion-model-v1");
+    for file in &entry.files {
+        let target = root.join(&file.path);
+        std::fs::create_dir_all(target.parent().unwrap()).unwrap();
+        std::fs::copy(source.join(&file.path), target).unwrap();
+    }
+    dir
+}
+
+/// Non-silent 10 ms windows of a WAV (any channel count), and its length in seconds.
+fn wav_windows(path: &std::path::Path) -> (Vec<f64>, f64) {
+    let mut reader = hound::WavReader::open(path).unwrap();
+    let spec = reader.spec();
+    let samples: Vec<f64> = match spec.sample_format {
+        hound::SampleFormat::Float => reader.samples::<f32>().map(|s| s.unwrap() as f64).collect(),
+        hound::SampleFormat::Int => reader.samples::<i32>().map(|s| s.unwrap() as f64).collect(),
+    };
+    let frames = samples.len() / spec.channels as usize;
+    let window = (spec.sample_rate / 100) as usize * spec.channels as usize;
+    let rms = samples
+        .chunks(window)
+        .map(|c| (c.iter().map(|x| x * x).sum::<f64>() / c.len() as f64).sqrt())
+        .collect();
+    (rms, frames as f64 / spec.sample_rate as f64)
+}
+
+#[test]
+fn generate_writes_four_candidates_for_a_prompt_and_for_a_two_section_plan() {
+    let models = tiny_riffusion_models_dir();
+    let out_dir = tempfile::tempdir().unwrap();
+    let out = bgm()
+        .arg("--models-dir")
+        .arg(models.path())
+        .args([
+            "--offline",
+            "--device",
+            "cpu",
+            "generate",
+            "--prompt",
+            "jazzy piano",
+            "--seed",
+            "7",
+        ])
+        .args(["--steps", "3", "--width", "256", "--json", "--out"])
+        .arg(out_dir.path())
+        .succeeds();
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let candidates = report["candidates"].as_array().unwrap();
+    assert_eq!(candidates.len(), 4);
+    let images: Vec<Vec<u8>> = candidates
+        .iter()
+        .map(|c| std::fs::read(c["clips"][0].as_str().unwrap()).unwrap())
+        .collect();
+    for i in 0..4 {
+        for j in i + 1..4 {
+            assert_ne!(
+                images[i], images[j],
+                "candidates {i} and {j} are the same image"
+            );
+        }
+    }
+    let first = image::open(candidates[0]["clips"][0].as_str().unwrap()).unwrap();
+    assert_eq!((first.width(), first.height()), (256, 512));
+    assert!(out_dir.path().join("candidate-3/music.wav").is_file());
+
+    // A 20 s plan with two sections.
+    let segments = [
+        bgm_models::emotion::ClassifiedSegment {
+            start: 0.0,
+            end: 9.0,
+            text: String::new(),
+            emotion: bgm_models::emotion::Emotion::Joy,
+            confidence: 1.0,
+            scores: bgm_models::emotion::EmotionScores::one_hot(bgm_models::emotion::Emotion::Joy),
+        },
+        bgm_models::emotion::ClassifiedSegment {
+            start: 11.0,
+            end: 20.0,
+            text: String::new(),
+            emotion: bgm_models::emotion::Emotion::Sadness,
+            confidence: 1.0,
+            scores: bgm_models::emotion::EmotionScores::one_hot(
+                bgm_models::emotion::Emotion::Sadness,
+            ),
+        },
+    ];
+    let timeline = bgm_models::emotion::build_timeline(
+        &segments,
+        20.0,
+        &bgm_models::emotion::TimelineOptions::default(),
+    )
+    .unwrap();
+    let plan = bgm_models::plan::MusicPlan::from_timeline(&timeline, &Default::default()).unwrap();
+    assert_eq!(plan.sections.len(), 2);
+    let plan_path = out_dir.path().join("plan.json");
+    std::fs::write(&plan_path, plan.to_json().unwrap()).unwrap();
+    let long_dir = out_dir.path().join("long");
+    let out = bgm()
+        .arg("--models-dir")
+        .arg(models.path())
+        .args([
+            "--offline",
+            "--device",
+            "cpu",
+            "generate",
+            "--steps",
+            "3",
+            "--json",
+            "--plan",
+        ])
+        .arg(&plan_path)
+        .arg("--out")
+        .arg(&long_dir)
+        .succeeds();
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["clipsPerCandidate"], 5);
+    let candidates = report["candidates"].as_array().unwrap();
+    assert_eq!(candidates.len(), 4);
+    let mut audios = Vec::new();
+    for c in candidates {
+        let (rms, seconds) = wav_windows(std::path::Path::new(c["audio"].as_str().unwrap()));
+        assert!((seconds - 20.0).abs() < 0.02, "{seconds} s");
+        let mut sorted = rms.clone();
+        sorted.sort_by(f64::total_cmp);
+        let median = sorted[sorted.len() / 2];
+        let gaps = rms.iter().filter(|&&r| r < median * 1e-3).count();
+        assert_eq!(gaps, 0, "{gaps} silent 10 ms windows in {}", c["audio"]);
+        audios.push(std::fs::read(c["audio"].as_str().unwrap()).unwrap());
+    }
+    for i in 0..4 {
+        for j in i + 1..4 {
+            assert_ne!(
+                audios[i], audios[j],
+                "candidates {i} and {j} have the same music"
+            );
+        }
+    }
+}
+
+#[test]
+fn generate_without_the_model_says_how_to_get_it() {
+    let empty = tempfile::tempdir().unwrap();
+    let out = bgm()
+        .env("HF_HOME", empty.path())
+        .arg("--models-dir")
+        .arg(empty.path())
+        .args([
+            "--offline",
+            "--device",
+            "cpu",
+            "generate",
+            "--prompt",
+            "x",
+            "--out",
+        ])
+        .arg(empty.path().join("out"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.starts_with("error: ") && stderr.contains("models download riffusion"),
+        "{stderr}"
+    );
+}

@@ -1,6 +1,7 @@
 //! Headless subcommands of the same binary. Without a subcommand the window opens.
 
 mod emotions;
+mod generate;
 mod jobs;
 mod media;
 mod models;
@@ -110,6 +111,8 @@ pub enum Command {
         #[arg(long)]
         out: PathBuf,
     },
+    /// Generate music with Riffusion: spectrogram clips (PNG) and audio (WAV) per candidate.
+    Generate(generate::GenerateArgs),
     /// List, show and delete jobs.
     #[command(subcommand)]
     Jobs(jobs::JobsCommand),
@@ -212,6 +215,7 @@ fn run_command(
             let report = emotions::analyse(&transcript, duration, weights, &open_device(device)?)?;
             emotions::write_plan(&report, seed, &out)
         }
+        Command::Generate(args) => generate::run(args, weights, &open_device(device)?),
         Command::Device { json } => show_device(device, json),
         Command::Bindings { out } => crate::app::export_bindings(&out)
             .map_err(anyhow::Error::msg)

@@ -1,0 +1,174 @@
+//! Riffusion's components at full SD 1.5 size (random weights) on the CPU: ours against
+//! diffusers / transformers doing the same work in the same run, with the ratio per component
+//! (target: ≤ 1.0×) and our peak memory.
+//!
+//! The weights come from `tools/parity/riffusion/make_fixtures.py --bench DIR` (about 4 GB,
+//! keep it outside the repository); point `BGM_SD15_RANDOM` at DIR (default
+//! /work/bench/sd15-random). The reference side needs a Python with torch, transformers and
+//! diffusers: `$BGM_PARITY_PYTHON`, else /work/venv-parity/bin/python; without one only our
+//! times are printed. `BGM_BENCH_ONLY=clip,unet_batch2,unet_batch8,vae_decode` picks parts.
+//! Run with `cargo bench -p bgm-models --bench riffusion`.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+use bgm_models::device::ComputeDevice;
+use bgm_models::riffusion::{NoiseRng, RiffusionModel};
+use bgm_models::weights::WeightsConfig;
+
+const RUNS: usize = 2;
+
+fn peak_rss_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024.0)
+}
+
+fn python() -> Option<PathBuf> {
+    if let Ok(p) = std::env::var("BGM_PARITY_PYTHON") {
+        return Some(PathBuf::from(p));
+    }
+    let default = Path::new("/work/venv-parity/bin/python");
+    default.exists().then(|| default.to_path_buf())
+}
+
+/// Best wall time of RUNS after one warm-up.
+fn best_of(mut f: impl FnMut()) -> f64 {
+    f();
+    (0..RUNS)
+        .map(|_| {
+            let start = Instant::now();
+            f();
+            start.elapsed().as_secs_f64()
+        })
+        .fold(f64::INFINITY, f64::min)
+}
+
+fn reference(folder: &Path, only: &[String]) -> HashMap<String, f64> {
+    let Some(python) = python() else {
+        return HashMap::new();
+    };
+    let script =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../tools/parity/riffusion/bench_diffusers.py");
+    let out = Command::new(python)
+        .arg(script)
+        .arg(folder)
+        .arg(RUNS.to_string())
+        .arg(only.join(","))
+        .output();
+    match out {
+        Ok(o) if o.status.success() => String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .filter_map(|l| l.split_once('='))
+            .filter_map(|(k, v)| Some((k.to_string(), v.trim().parse().ok()?)))
+            .collect(),
+        Ok(o) => {
+            eprintln!(
+                "the diffusers reference failed: {}",
+                String::from_utf8_lossy(&o.stderr)
+            );
+            HashMap::new()
+        }
+        Err(e) => {
+            eprintln!("could not run the diffusers reference: {e}");
+            HashMap::new()
+        }
+    }
+}
+
+fn main() {
+    let folder = PathBuf::from(
+        std::env::var("BGM_SD15_RANDOM").unwrap_or_else(|_| "/work/bench/sd15-random".into()),
+    );
+    if !folder.join("unet").is_dir() {
+        eprintln!(
+            "no SD 1.5 components in {}; write them with tools/parity/riffusion/make_fixtures.py --bench {}",
+            folder.display(),
+            folder.display()
+        );
+        return;
+    }
+    let all = ["clip", "unet_batch2", "unet_batch8", "vae_decode"];
+    let only: Vec<String> = match std::env::var("BGM_BENCH_ONLY") {
+        Ok(v) => v.split(',').map(str::to_string).collect(),
+        Err(_) => all.iter().map(|s| s.to_string()).collect(),
+    };
+    let device = ComputeDevice::cpu();
+    let scratch = tempfile::tempdir().unwrap();
+    let weights = WeightsConfig {
+        models_dir: None,
+        endpoint: None,
+        cache_dir: Some(scratch.path().join("hub")),
+        offline: true,
+        conversion_dir: Some(scratch.path().join("converted")),
+    };
+    let model = RiffusionModel::from_folder(&folder, &weights, &device)
+        .expect("loading the SD 1.5 components");
+    let mut rng = NoiseRng::new(0);
+    let mut ours = HashMap::new();
+    if only.iter().any(|o| o == "clip") {
+        let ids: Vec<Vec<u32>> = (0..2)
+            .map(|_| {
+                (0..77)
+                    .map(|_| ((rng.normal().abs() * 10000.0) as u32) % 49408)
+                    .collect()
+            })
+            .collect();
+        ours.insert(
+            "clip",
+            best_of(|| {
+                model.text_encoder.encode_ids(&ids).unwrap();
+            }),
+        );
+    }
+    for batch in [2usize, 8] {
+        let name = if batch == 2 {
+            "unet_batch2"
+        } else {
+            "unet_batch8"
+        };
+        if !only.iter().any(|o| o == name) {
+            continue;
+        }
+        let latents = rng.tensor(&[batch, 4, 64, 64], &device.device).unwrap();
+        let hidden = rng.tensor(&[batch, 77, 768], &device.device).unwrap();
+        ours.insert(
+            name,
+            best_of(|| {
+                model.predict_noise(&latents, 481.0, &hidden).unwrap();
+            }),
+        );
+    }
+    if only.iter().any(|o| o == "vae_decode") {
+        let latents = rng.tensor(&[1, 4, 64, 64], &device.device).unwrap();
+        ours.insert(
+            "vae_decode",
+            best_of(|| {
+                model.vae.decode_raw(&latents).unwrap();
+            }),
+        );
+    }
+    let peak = peak_rss_mib();
+    drop(model);
+    let theirs = reference(&folder, &only);
+    println!(
+        "{:<12} {:>10} {:>12} {:>7}",
+        "component", "ours (s)", "diffusers (s)", "ratio"
+    );
+    for name in all {
+        let Some(&t) = ours.get(name) else { continue };
+        match theirs.get(name) {
+            Some(&r) => println!("{name:<12} {t:>10.3} {r:>12.3} {:>6.2}x", t / r),
+            None => println!("{name:<12} {t:>10.3} {:>12} {:>7}", "-", "-"),
+        }
+    }
+    if let Some(peak) = peak {
+        println!("peak memory (ours, whole process): {peak:.0} MiB");
+    }
+    if let Some(p) = theirs.get("peak_rss_mib") {
+        println!("peak memory (diffusers process): {p:.0} MiB");
+    }
+}

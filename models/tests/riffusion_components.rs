@@ -1,0 +1,190 @@
+//! Riffusion's components on the tiny random SD 1.5 model against diffusers / transformers
+//! (fixtures from tools/parity/riffusion/make_fixtures.py), the CLIP tokenizer on the real
+//! 49408-token vocabulary, and loading through the catalogue from `.bin` files.
+
+mod riffusion_common;
+
+use std::io::Read;
+
+use bgm_models::device::ComputeDevice;
+use bgm_models::riffusion::{ClipTokenizer, RiffusionModel, Scheduler, SchedulerKind};
+use bgm_models::weights::{find_model, locate};
+use riffusion_common::*;
+
+/// f32 on the CPU against PyTorch f32: differences come from summation order only.
+const HIDDEN_TOLERANCE: f32 = 1e-4;
+const UNET_TOLERANCE: f32 = 1e-4;
+/// candle's GEGLU uses the tanh approximation of GELU where diffusers uses the exact one; on the
+/// tiny UNet (outputs up to about 8) that alone moves the noise prediction by about 1e-3.
+const UNET_EXACT_GELU_TOLERANCE: f32 = 3e-3;
+const VAE_TOLERANCE: f32 = 1e-4;
+
+/// CLIP's vocab.json and merges.txt built from open_clip's merges list: the 256 byte-level
+/// symbols, the same with `</w>`, one token per merge, then the two special tokens.
+fn write_full_vocabulary(folder: &std::path::Path) {
+    let mut text = String::new();
+    flate2::read::GzDecoder::new(
+        std::fs::File::open(fixtures().join("bpe_simple_vocab_16e6.txt.gz")).unwrap(),
+    )
+    .read_to_string(&mut text)
+    .unwrap();
+    let merges: Vec<&str> = text.split('\n').skip(1).take(49152 - 256 - 2).collect();
+    let mut symbols: Vec<u32> = (b'!'..=b'~')
+        .chain(0xA1..=0xAC)
+        .chain(0xAE..=0xFF)
+        .map(u32::from)
+        .collect();
+    let mut extra = 0;
+    for b in 0..=255u32 {
+        if !symbols.contains(&b) {
+            symbols.push(256 + extra);
+            extra += 1;
+        }
+    }
+    let symbols: Vec<String> = symbols
+        .iter()
+        .map(|&c| char::from_u32(c).unwrap().to_string())
+        .collect();
+    let mut vocab: Vec<String> = symbols.clone();
+    vocab.extend(symbols.iter().map(|s| format!("{s}</w>")));
+    vocab.extend(merges.iter().map(|m| m.replace(' ', "")));
+    vocab.push("<|startoftext|>".into());
+    vocab.push("<|endoftext|>".into());
+    assert_eq!(vocab.len(), 49408);
+    let map: serde_json::Map<String, serde_json::Value> = vocab
+        .iter()
+        .enumerate()
+        .map(|(i, t)| (t.clone(), serde_json::Value::from(i)))
+        .collect();
+    std::fs::write(
+        folder.join("vocab.json"),
+        serde_json::to_string(&map).unwrap(),
+    )
+    .unwrap();
+    std::fs::write(
+        folder.join("merges.txt"),
+        format!("#version: 0.2\n{}\n", merges.join("\n")),
+    )
+    .unwrap();
+}
+
+#[test]
+fn tokenizer_matches_transformers_on_the_real_49408_token_vocabulary() {
+    let dir = tempfile::tempdir().unwrap();
+    write_full_vocabulary(dir.path());
+    let tokenizer = ClipTokenizer::from_folder(dir.path(), 77).unwrap();
+    let m = manifest();
+    for (text, expected) in m.tokenizer_texts.iter().zip(&m.full_vocab_ids) {
+        assert_eq!(&tokenizer.encode(text).unwrap(), expected, "{text:?}");
+    }
+}
+
+#[test]
+fn tokenizer_matches_transformers_on_the_tiny_vocabulary() {
+    let tokenizer = ClipTokenizer::from_folder(&fixtures().join("tiny-bin/tokenizer"), 77).unwrap();
+    let m = manifest();
+    for (text, expected) in m.tokenizer_texts.iter().zip(&m.tiny_vocab_ids) {
+        assert_eq!(&tokenizer.encode(text).unwrap(), expected, "{text:?}");
+    }
+}
+
+#[test]
+fn clip_hidden_states_match_transformers() {
+    let model = tiny_model();
+    let m = manifest();
+    let prompts: Vec<&str> = m.prompts.iter().map(String::as_str).collect();
+    let hidden = model.text_encoder.encode(&prompts).unwrap();
+    let err = max_abs_error(&hidden, &array("clip_hidden"));
+    eprintln!("CLIP hidden states max abs error: {err:e}");
+    assert!(err < HIDDEN_TOLERANCE, "{err}");
+}
+
+#[test]
+fn unet_noise_prediction_matches_diffusers() {
+    let model = tiny_model();
+    let m = manifest();
+    let noise = model
+        .predict_noise(
+            &array("unet_latents"),
+            m.unet_timestep as f64,
+            &array("unet_embeddings"),
+        )
+        .unwrap();
+    let err = max_abs_error(&noise, &array("unet_noise_tanh_gelu"));
+    eprintln!("UNet noise prediction max abs error (diffusers with tanh GELU): {err:e}");
+    assert!(err < UNET_TOLERANCE, "{err}");
+    let err = max_abs_error(&noise, &array("unet_noise"));
+    eprintln!("UNet noise prediction max abs error (diffusers as shipped): {err:e}");
+    assert!(err < UNET_EXACT_GELU_TOLERANCE, "{err}");
+}
+
+#[test]
+fn vae_decode_and_encode_mean_match_diffusers() {
+    let model = tiny_model();
+    let decoded = model.vae.decode_raw(&array("vae_latents")).unwrap();
+    let err = max_abs_error(&decoded, &array("vae_decoded"));
+    eprintln!("VAE decode max abs error: {err:e}");
+    assert!(err < VAE_TOLERANCE, "{err}");
+    let mean = model.vae.encode_mean_raw(&array("vae_image")).unwrap();
+    let err = max_abs_error(&mean, &array("vae_encoded_mean"));
+    eprintln!("VAE encode mean max abs error: {err:e}");
+    assert!(err < VAE_TOLERANCE, "{err}");
+}
+
+#[test]
+fn scheduler_timesteps_match_diffusers() {
+    let model = tiny_model();
+    for (kind, name) in [
+        (SchedulerKind::Ddim, "ddim"),
+        (SchedulerKind::DpmSolverPP2M, "dpmpp2m"),
+    ] {
+        for steps in [10, 25, 50] {
+            let s = Scheduler::new(kind, &model.schedule, steps).unwrap();
+            assert_eq!(
+                s.timesteps(),
+                manifest().timesteps[&format!("{name}_{steps}")].as_slice(),
+                "{name} {steps}"
+            );
+        }
+    }
+}
+
+/// The catalogue's riffusion entry as a local models folder with the real layout (.bin
+/// weights, vocab.json + merges.txt): loaded through locate + the .bin conversion, it gives
+/// the same outputs as the safetensors folder.
+#[test]
+fn loads_through_the_catalogue_from_bin_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = offline_config(dir.path());
+    let entry = find_model("riffusion").unwrap();
+    let folder = dir.path().join("models/riffusion/riffusion-model-v1");
+    for file in &entry.files {
+        let target = folder.join(&file.path);
+        std::fs::create_dir_all(target.parent().unwrap()).unwrap();
+        std::fs::copy(fixtures().join("tiny-bin").join(&file.path), &target).unwrap();
+    }
+    let resolved = locate(&entry, &config).unwrap();
+    let model = RiffusionModel::load(&resolved, &config, &ComputeDevice::cpu()).unwrap();
+    let m = manifest();
+    let noise = model
+        .predict_noise(
+            &array("unet_latents"),
+            m.unet_timestep as f64,
+            &array("unet_embeddings"),
+        )
+        .unwrap();
+    let err = max_abs_error(&noise, &array("unet_noise_tanh_gelu"));
+    eprintln!("UNet (catalogue, .bin) max abs error: {err:e}");
+    assert!(err < UNET_TOLERANCE, "{err}");
+    let prompts: Vec<&str> = m.prompts.iter().map(String::as_str).collect();
+    let err = max_abs_error(
+        &model.text_encoder.encode(&prompts).unwrap(),
+        &array("clip_hidden"),
+    );
+    assert!(err < HIDDEN_TOLERANCE, "{err}");
+    let err = max_abs_error(
+        &model.vae.decode_raw(&array("vae_latents")).unwrap(),
+        &array("vae_decoded"),
+    );
+    assert!(err < VAE_TOLERANCE, "{err}");
+}
