@@ -6,6 +6,7 @@ mod jobs;
 mod media;
 mod models;
 mod progress;
+mod run;
 mod spectrogram;
 mod transcribe;
 
@@ -86,6 +87,20 @@ pub enum Command {
         /// For non-English speech, add an English translation (a second pass).
         #[arg(long)]
         english: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run the whole pipeline on a video (or resume a job by its id): transcription, emotions,
+    /// plan, four music candidates, and their mixes.
+    Run {
+        /// A video file, or the id of a job to resume.
+        target: String,
+        /// Diffusion steps per clip (default: the plan's).
+        #[arg(long)]
+        steps: Option<u32>,
+        /// Copy the four mixes here as candidate-N.wav.
+        #[arg(long)]
+        out: Option<PathBuf>,
         #[arg(long)]
         json: bool,
     },
@@ -197,6 +212,20 @@ fn run_command(
             let transcript =
                 transcribe::transcribe_file(&file, &request, weights, &open_device(device)?)?;
             transcribe::print_transcript(&transcript, json)
+        }
+        Command::Run {
+            target,
+            steps,
+            out,
+            json,
+        } => {
+            let request = run::RunRequest {
+                target: &target,
+                steps,
+                out,
+                json,
+            };
+            run::run(&request, weights, open_device(device)?)
         }
         Command::Emotions {
             transcript,

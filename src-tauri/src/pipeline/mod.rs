@@ -5,6 +5,7 @@ mod error;
 mod files;
 mod fingerprint;
 mod generate;
+mod limiter;
 pub mod loudness;
 pub mod mix;
 mod preview;

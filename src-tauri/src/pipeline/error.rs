@@ -1,0 +1,62 @@
+use std::path::PathBuf;
+
+use crate::jobs::JobError;
+use crate::media::MediaError;
+
+/// Why a pipeline run stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    #[error(transparent)]
+    Job(#[from] JobError),
+    #[error(transparent)]
+    Media(#[from] MediaError),
+    // Boxed: these carry the model-locating errors, which are large.
+    #[error("transcription failed: {0}")]
+    Stt(Box<bgm_models::stt::SttError>),
+    #[error("emotion analysis failed: {0}")]
+    Emotion(Box<bgm_models::emotion::EmotionError>),
+    #[error("music generation failed: {0}")]
+    Generate(String),
+    #[error(transparent)]
+    Plan(#[from] bgm_models::plan::PlanError),
+    #[error("mixing failed: {0}")]
+    Mix(#[from] super::mix::MixError),
+    #[error(transparent)]
+    Loudness(#[from] super::loudness::LoudnessError),
+    #[error("\"{}\": {message}", .path.display())]
+    File { path: PathBuf, message: String },
+    #[error("cancelled; run the job again to resume where it stopped")]
+    Cancelled,
+}
+
+impl From<bgm_models::stt::SttError> for PipelineError {
+    fn from(e: bgm_models::stt::SttError) -> Self {
+        Self::Stt(Box::new(e))
+    }
+}
+
+impl From<bgm_models::emotion::EmotionError> for PipelineError {
+    fn from(e: bgm_models::emotion::EmotionError) -> Self {
+        Self::Emotion(Box::new(e))
+    }
+}
+
+impl PipelineError {
+    pub fn file(path: &std::path::Path, message: impl std::fmt::Display) -> Self {
+        Self::File {
+            path: path.to_path_buf(),
+            message: message.to_string(),
+        }
+    }
+
+    /// Cancellation, from whichever layer noticed it.
+    pub fn is_cancelled(&self) -> bool {
+        matches!(
+            self,
+            PipelineError::Cancelled | PipelineError::Media(MediaError::Cancelled)
+        ) || matches!(self, PipelineError::Stt(e) if matches!(**e, bgm_models::stt::SttError::Cancelled))
+            || matches!(self, PipelineError::Emotion(e) if matches!(**e, bgm_models::emotion::EmotionError::Cancelled))
+    }
+}
+
+pub type Result<T, E = PipelineError> = std::result::Result<T, E>;

@@ -1,0 +1,87 @@
+//! The generate stage: Riffusion plays the plan, all four candidates of each clip in one
+//! batch, and each candidate's spectrogram becomes 44.1 kHz stereo music.
+
+use bgm_models::riffusion::{generate_long, LongOptions, RiffusionModel, SchedulerKind};
+use bgm_models::spectrogram::{
+    ImageToAudioOptions, PhaseInit, SpectrogramConverter, SpectrogramParams,
+};
+use bgm_models::task::{CancelToken, Progress};
+use image::DynamicImage;
+
+use super::error::{PipelineError, Result};
+use super::files::JobFiles;
+use super::stages::{load_plan, PipelineConfig, MIX_CHANNELS, MIX_RATE};
+use crate::media::{write_wav, PcmAudio};
+
+pub fn generate(
+    config: &PipelineConfig,
+    files: &JobFiles,
+    progress: &mut dyn Progress,
+    cancel: &CancelToken,
+) -> Result<()> {
+    let plan = load_plan(files)?;
+    let mut options = LongOptions::from_plan(&plan, SchedulerKind::default());
+    if let Some(steps) = config.steps {
+        options.steps = steps as usize;
+    }
+    let music = {
+        let model = RiffusionModel::load_default(&config.weights, &config.device)
+            .map_err(|e| PipelineError::Generate(e.to_string()))?;
+        let mut diffusion = |f: f64| progress.report(f * 0.8);
+        generate_long(&model, &plan, &options, &mut diffusion, cancel).map_err(|e| {
+            if cancel.is_cancelled() {
+                PipelineError::Cancelled
+            } else {
+                PipelineError::Generate(e.to_string())
+            }
+        })?
+        // The model (and its GPU memory) is dropped here, before the audio work.
+    };
+    let converter = SpectrogramConverter::new(SpectrogramParams::default())
+        .map_err(|e| PipelineError::Generate(e.to_string()))?;
+    let total = music.spectrograms.len();
+    for (n, spectrogram) in music.spectrograms.into_iter().enumerate() {
+        if cancel.is_cancelled() {
+            return Err(PipelineError::Cancelled);
+        }
+        std::fs::create_dir_all(files.candidate_dir(n))
+            .map_err(|e| PipelineError::file(&files.candidate_dir(n), e))?;
+        spectrogram
+            .save(files.spectrogram(n))
+            .map_err(|e| PipelineError::file(&files.spectrogram(n), e))?;
+        let seed = plan
+            .sections
+            .first()
+            .and_then(|s| s.candidates.get(n))
+            .map_or(0, |c| u64::from(c.seed));
+        let audio = converter
+            .image_to_audio(
+                &DynamicImage::ImageRgb8(spectrogram),
+                &ImageToAudioOptions {
+                    phase_init: PhaseInit::Random { seed },
+                    ..Default::default()
+                },
+            )
+            .map_err(|e| PipelineError::Generate(e.to_string()))?;
+        let pcm = to_mix_format(&audio.channels, audio.sample_rate)?;
+        write_wav(&files.music(n), &pcm)?;
+        progress.report(0.8 + 0.2 * (n + 1) as f64 / total as f64);
+    }
+    Ok(())
+}
+
+/// Riffusion's audio is 44.1 kHz; mono becomes the two channels of the mix.
+fn to_mix_format(channels: &[Vec<f32>], sample_rate: u32) -> Result<PcmAudio> {
+    if sample_rate != MIX_RATE {
+        return Err(PipelineError::Generate(format!(
+            "the spectrogram's audio is {sample_rate} Hz, the mix needs {MIX_RATE} Hz"
+        )));
+    }
+    let stereo: Vec<Vec<f32>> = match channels {
+        [mono] => vec![mono.clone(), mono.clone()],
+        [left, right, ..] => vec![left.clone(), right.clone()],
+        [] => return Err(PipelineError::Generate("the music has no audio".into())),
+    };
+    debug_assert_eq!(stereo.len(), usize::from(MIX_CHANNELS));
+    Ok(PcmAudio::from_channels(&stereo, sample_rate))
+}

@@ -1,0 +1,228 @@
+//! The staged runner: decode → transcribe → emotions → plan → generate → mix, for one job.
+//!
+//! Each stage records in `job.json` the fingerprint of everything its output depends on. A
+//! stage that is done, whose fingerprint is unchanged and whose outputs exist is skipped, so a
+//! killed, cancelled or failed job resumes where it stopped, and editing `plan.json` re-runs
+//! only generate and mix. The caller runs this on a dedicated thread: it blocks.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use bgm_models::task::CancelToken;
+use serde::Serialize;
+
+use super::error::{PipelineError, Result};
+use super::files::JobFiles;
+use super::fingerprint::Fingerprint;
+use super::stages::{self, PipelineConfig};
+use crate::jobs::{JobId, JobManifest, JobStore, StageName, StageState};
+
+/// Bumped when a stage's output format or algorithm changes, so old outputs are redone.
+const STAGES_VERSION: &str = "1";
+
+/// A progress event of a running job.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StageProgress {
+    pub job: String,
+    pub stage: StageName,
+    /// 0..=1 of this stage.
+    pub fraction: f64,
+    pub message: String,
+    /// Seconds this stage still needs, from its rate so far.
+    pub eta_seconds: Option<f64>,
+}
+
+pub struct Pipeline<'a> {
+    store: &'a JobStore,
+    config: &'a PipelineConfig,
+}
+
+impl<'a> Pipeline<'a> {
+    pub fn new(store: &'a JobStore, config: &'a PipelineConfig) -> Self {
+        Self { store, config }
+    }
+
+    /// Runs every stage that is not up to date, up to and including `last`.
+    pub fn run(
+        &self,
+        id: JobId,
+        last: StageName,
+        observer: &mut (dyn FnMut(&StageProgress) + Send),
+        cancel: &CancelToken,
+    ) -> Result<JobManifest> {
+        let mut job = self.store.load(id)?;
+        let files = JobFiles::new(&self.store.dir(id));
+        let mut upstream = String::new();
+        for stage in StageName::ALL.into_iter().filter(|&s| s <= last) {
+            let fingerprint = self.fingerprint(stage, &job, &files, &upstream)?;
+            let record = job.stage(stage);
+            let up_to_date = record.state == StageState::Done
+                && record.fingerprint.as_deref() == Some(fingerprint.as_str())
+                && outputs(stage, &files).iter().all(|p| p.exists());
+            let mut event = |fraction: f64, message: &str, eta_seconds: Option<f64>| {
+                observer(&StageProgress {
+                    job: id.to_string(),
+                    stage,
+                    fraction,
+                    message: message.to_string(),
+                    eta_seconds,
+                })
+            };
+            if up_to_date {
+                event(1.0, "up to date", Some(0.0));
+                upstream = fingerprint;
+                continue;
+            }
+            if cancel.is_cancelled() {
+                return Err(PipelineError::Cancelled);
+            }
+            let started = Instant::now();
+            self.update(&mut job, stage, |r| {
+                r.state = StageState::Running;
+                r.started_unix = Some(crate::jobs::now_unix());
+                r.seconds = None;
+                r.error = None;
+            })?;
+            event(0.0, "started", None);
+            let mut report = |fraction: f64| {
+                let elapsed = started.elapsed().as_secs_f64();
+                let eta = (fraction > 0.02).then(|| elapsed / fraction * (1.0 - fraction));
+                event(fraction, "running", eta);
+            };
+            let result = self.execute(stage, &job, &files, &mut report, cancel);
+            let seconds = started.elapsed().as_secs_f64();
+            match result {
+                Ok(()) => {
+                    self.update(&mut job, stage, |r| {
+                        r.state = StageState::Done;
+                        r.fingerprint = Some(fingerprint.clone());
+                        r.seconds = Some(seconds);
+                    })?;
+                    event(1.0, "done", Some(0.0));
+                    upstream = fingerprint;
+                }
+                Err(e) => {
+                    let cancelled = e.is_cancelled() || cancel.is_cancelled();
+                    self.update(&mut job, stage, |r| {
+                        r.state = if cancelled {
+                            StageState::Cancelled
+                        } else {
+                            StageState::Failed
+                        };
+                        r.seconds = Some(seconds);
+                        r.error = (!cancelled).then(|| e.to_string());
+                    })?;
+                    return Err(if cancelled {
+                        PipelineError::Cancelled
+                    } else {
+                        e
+                    });
+                }
+            }
+        }
+        Ok(job)
+    }
+
+    fn update(
+        &self,
+        job: &mut JobManifest,
+        stage: StageName,
+        change: impl FnOnce(&mut crate::jobs::StageRecord),
+    ) -> Result<()> {
+        change(job.stages.entry(stage).or_default());
+        self.store.save(job)?;
+        Ok(())
+    }
+
+    /// What `stage`'s output depends on: the stage before it, its settings, and for the
+    /// stages that read user-editable files, their content.
+    fn fingerprint(
+        &self,
+        stage: StageName,
+        job: &JobManifest,
+        files: &JobFiles,
+        upstream: &str,
+    ) -> Result<String> {
+        let config = self.config;
+        let mut f = Fingerprint::new(&format!("{stage:?}"));
+        f.add("version", STAGES_VERSION.as_bytes())
+            .add("upstream", upstream.as_bytes());
+        match stage {
+            StageName::Decode => {
+                let meta = std::fs::metadata(&job.input)
+                    .map_err(|e| PipelineError::file(&job.input, e))?;
+                let modified = meta
+                    .modified()
+                    .ok()
+                    .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                    .map_or(0, |d| d.as_nanos());
+                f.add("input", job.input.as_os_str().as_encoded_bytes())
+                    .add_json("size", &meta.len())
+                    .add_json("modified", &modified.to_string());
+            }
+            StageName::Transcribe => {
+                f.add("model", config.whisper_model.as_bytes());
+            }
+            StageName::Emotions => {
+                f.add_json("timeline", &config.timeline);
+            }
+            StageName::Plan => {
+                f.add_json("plan", &config.plan)
+                    .add_json("steps", &config.steps);
+            }
+            StageName::Generate => {
+                let plan = std::fs::read(files.plan())
+                    .map_err(|e| PipelineError::file(&files.plan(), e))?;
+                f.add("plan.json", &plan).add_json("steps", &config.steps);
+            }
+            StageName::Mix => {
+                f.add_json("mix", &config.mix)
+                    .add_json("loudness", &config.loudness);
+            }
+        }
+        Ok(f.finish())
+    }
+
+    fn execute(
+        &self,
+        stage: StageName,
+        job: &JobManifest,
+        files: &JobFiles,
+        progress: &mut dyn bgm_models::task::Progress,
+        cancel: &CancelToken,
+    ) -> Result<()> {
+        let config = self.config;
+        match stage {
+            StageName::Decode => stages::decode(job, files, progress, cancel),
+            StageName::Transcribe => stages::transcribe(config, files, progress, cancel),
+            StageName::Emotions => stages::emotions(job, config, files, progress, cancel),
+            StageName::Plan => stages::plan(config, files),
+            StageName::Generate => super::generate::generate(config, files, progress, cancel),
+            StageName::Mix => {
+                stages::mix_candidates(job, config, files, progress, cancel).map(|_| ())
+            }
+        }
+    }
+}
+
+/// The files a finished stage leaves.
+fn outputs(stage: StageName, files: &JobFiles) -> Vec<PathBuf> {
+    match stage {
+        StageName::Decode => vec![files.speech_audio()],
+        StageName::Transcribe => vec![files.transcript()],
+        StageName::Emotions => vec![files.timeline()],
+        StageName::Plan => vec![files.plan()],
+        StageName::Generate => {
+            let mut paths = files.each_candidate(JobFiles::music);
+            paths.extend(files.each_candidate(JobFiles::spectrogram));
+            paths
+        }
+        StageName::Mix => {
+            let mut paths = files.each_candidate(JobFiles::mix);
+            paths.extend(files.each_candidate(JobFiles::preview));
+            paths.push(files.loudness());
+            paths
+        }
+    }
+}

@@ -1,0 +1,299 @@
+//! The whole pipeline on a committed video with real (espeak-ng) speech, with the tiny random
+//! models of every stage: four mixes of the video's length at the target loudness, an export
+//! whose video packets are the input's, resuming after a kill in the middle of `generate`,
+//! cancellation, and editing the plan.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use bgm_models::device::ComputeDevice;
+use bgm_models::task::CancelToken;
+use bgm_models::weights::WeightsConfig;
+use bgm_studio::jobs::{JobId, JobStore, StageName, StageState};
+use bgm_studio::media::{mux, probe, MuxOptions};
+use bgm_studio::pipeline::{JobFiles, MixReport, Pipeline, PipelineConfig, PipelineError};
+use common::{fixture, video_packets};
+
+const STEPS: u32 = 2;
+
+/// A models folder with the tiny Whisper, emotion classifier and Riffusion, in their real
+/// repos' layouts.
+fn tiny_models(root: &Path) -> PathBuf {
+    let models = root.join("models");
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/tests/fixtures");
+    let copy = |from: &Path, to: &Path, files: &[&str]| {
+        for file in files {
+            let target = to.join(file);
+            std::fs::create_dir_all(target.parent().unwrap()).unwrap();
+            std::fs::copy(from.join(file), target).unwrap();
+        }
+    };
+    copy(
+        &fixtures.join("whisper/tiny"),
+        &models.join("openai/whisper-base"),
+        &[
+            "config.json",
+            "generation_config.json",
+            "tokenizer.json",
+            "model.safetensors",
+        ],
+    );
+    copy(
+        &fixtures.join("emotion"),
+        &models.join("j-hartmann/emotion-english-distilroberta-base"),
+        &[
+            "config.json",
+            "vocab.json",
+            "merges.txt",
+            "pytorch_model.bin",
+        ],
+    );
+    let riffusion = bgm_models::weights::find_model("riffusion").unwrap();
+    let files: Vec<&str> = riffusion.files.iter().map(|f| f.path.as_str()).collect();
+    copy(
+        &fixtures.join("riffusion/tiny-bin"),
+        &models.join("riffusion/riffusion-model-v1"),
+        &files,
+    );
+    models
+}
+
+fn config(root: &Path) -> PipelineConfig {
+    let weights = WeightsConfig {
+        models_dir: Some(tiny_models(root)),
+        endpoint: None,
+        cache_dir: Some(root.join("hub")),
+        offline: true,
+        conversion_dir: Some(root.join("converted")),
+    };
+    let mut config = PipelineConfig::new(weights, ComputeDevice::cpu());
+    config.steps = Some(STEPS);
+    config
+}
+
+fn wav_frames(path: &Path) -> (usize, u32, u16) {
+    let reader = hound::WavReader::open(path).unwrap();
+    let spec = reader.spec();
+    (reader.duration() as usize, spec.sample_rate, spec.channels)
+}
+
+#[test]
+fn a_video_with_speech_gets_four_mixes_and_exports() {
+    let root = tempfile::tempdir().unwrap();
+    let config = config(root.path());
+    let store = JobStore::in_data_dir(&root.path().join("data"));
+    let job = store.create(&fixture("speech.mp4")).unwrap();
+    let mut events = Vec::new();
+    let done = Pipeline::new(&store, &config)
+        .run(
+            job.id,
+            StageName::Mix,
+            &mut |e| events.push(e.clone()),
+            &CancelToken::new(),
+        )
+        .unwrap();
+    for stage in StageName::ALL {
+        let record = done.stage(stage);
+        assert_eq!(record.state, StageState::Done, "{stage:?}");
+        println!("{stage:?}: {:.2} s", record.seconds.unwrap());
+        assert!(events.iter().any(|e| e.stage == stage && e.fraction == 1.0));
+    }
+    assert!(
+        events
+            .iter()
+            .any(|e| e.eta_seconds.is_some_and(|s| s > 0.0)),
+        "ETAs are given"
+    );
+
+    let files = JobFiles::new(&store.dir(job.id));
+    let duration = job.media.duration_seconds;
+    let expected_frames = (duration * 44_100.0).round() as usize;
+    for n in 0..4 {
+        let (frames, rate, channels) = wav_frames(&files.mix(n));
+        assert_eq!((rate, channels), (44_100, 2));
+        assert!(
+            frames.abs_diff(expected_frames) <= 1024,
+            "candidate {n}: {frames} frames for a {duration} s video"
+        );
+        assert!(files.preview(n).exists() && files.spectrogram(n).exists());
+    }
+    let report: MixReport =
+        serde_json::from_str(&std::fs::read_to_string(files.loudness()).unwrap()).unwrap();
+    for (n, l) in report.candidates.iter().enumerate() {
+        println!(
+            "candidate {n}: {:.2} LUFS, {:.2} dBTP",
+            l.integrated_lufs, l.true_peak_dbtp
+        );
+        assert!((l.integrated_lufs - -14.0).abs() <= 1.0, "{l:?}");
+        assert!(l.true_peak_dbtp <= -1.0 + 0.1, "{l:?}");
+    }
+    // The four candidates differ.
+    let first = std::fs::read(files.music(0)).unwrap();
+    for n in 1..4 {
+        assert_ne!(
+            std::fs::read(files.music(n)).unwrap(),
+            first,
+            "candidate {n}"
+        );
+    }
+
+    // Export: the video packets are the input's, bit for bit.
+    let dest = root.path().join("export.mp4");
+    mux(
+        &fixture("speech.mp4"),
+        &files.mix(2),
+        &dest,
+        &MuxOptions::default(),
+        &mut bgm_models::task::no_progress(),
+        &CancelToken::new(),
+    )
+    .unwrap();
+    assert_eq!(video_packets(&dest), video_packets(&fixture("speech.mp4")));
+    let info = probe(&dest).unwrap();
+    assert!((info.duration_seconds - duration).abs() < 0.1);
+    let ffprobe = Command::new("ffprobe")
+        .args(["-v", "error"])
+        .arg(&dest)
+        .output()
+        .unwrap();
+    assert!(ffprobe.status.success() && ffprobe.stderr.is_empty());
+
+    // Everything is up to date now: a second run redoes nothing.
+    let mut again = Vec::new();
+    Pipeline::new(&store, &config)
+        .run(
+            job.id,
+            StageName::Mix,
+            &mut |e| again.push(e.clone()),
+            &CancelToken::new(),
+        )
+        .unwrap();
+    assert!(again.iter().all(|e| e.message == "up to date"), "{again:?}");
+
+    // Editing the plan re-runs generate and mix only.
+    let plan_path = files.plan();
+    let plan = std::fs::read_to_string(&plan_path).unwrap();
+    let edited = plan.replacen("\"seed\": ", "\"seed\": 1", 1);
+    assert_ne!(edited, plan);
+    std::fs::write(&plan_path, edited).unwrap();
+    let mut after_edit = Vec::new();
+    Pipeline::new(&store, &config)
+        .run(
+            job.id,
+            StageName::Mix,
+            &mut |e| after_edit.push(e.clone()),
+            &CancelToken::new(),
+        )
+        .unwrap();
+    for stage in StageName::ALL {
+        let redone = after_edit
+            .iter()
+            .any(|e| e.stage == stage && e.message == "done");
+        assert_eq!(redone, stage >= StageName::Generate, "{stage:?}");
+    }
+}
+
+#[test]
+fn cancel_during_generate_leaves_a_resumable_job() {
+    let root = tempfile::tempdir().unwrap();
+    let config = config(root.path());
+    let store = JobStore::in_data_dir(&root.path().join("data"));
+    let job = store.create(&fixture("speech.mp4")).unwrap();
+    let cancel = CancelToken::new();
+    let trigger = cancel.clone();
+    let err = Pipeline::new(&store, &config)
+        .run(
+            job.id,
+            StageName::Mix,
+            &mut |e| {
+                if e.stage == StageName::Generate && e.fraction > 0.0 {
+                    trigger.cancel();
+                }
+            },
+            &cancel,
+        )
+        .unwrap_err();
+    assert!(matches!(err, PipelineError::Cancelled), "{err}");
+    let manifest = store.load(job.id).unwrap();
+    assert_eq!(
+        manifest.stage(StageName::Generate).state,
+        StageState::Cancelled
+    );
+    assert_eq!(manifest.stage(StageName::Plan).state, StageState::Done);
+}
+
+/// A real kill (SIGKILL) of `bgm-studio run` while it generates; `run JOB` then resumes with
+/// generate, and the stages before it keep their original run.
+#[test]
+fn a_killed_run_resumes_where_it_stopped() {
+    let root = tempfile::tempdir().unwrap();
+    let models = tiny_models(root.path());
+    let data = root.path().join("data");
+    let bgm = |args: &[&str]| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_bgm-studio"));
+        cmd.env("BGM_DATA_DIR", &data)
+            .arg("--models-dir")
+            .arg(&models)
+            .args(["--offline", "--device", "cpu"])
+            .args(args);
+        cmd
+    };
+    let video = fixture("speech.mp4");
+    let mut child = bgm(&["run", "--steps", "2", "--json", video.to_str().unwrap()])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let store = JobStore::in_data_dir(&data);
+    let started = Instant::now();
+    let id: JobId = loop {
+        assert!(
+            started.elapsed() < Duration::from_secs(300),
+            "generate never started"
+        );
+        let generating = store.list().unwrap_or_default().into_iter().find(|j| {
+            store
+                .load(j.id)
+                .is_ok_and(|m| m.stage(StageName::Generate).state == StageState::Running)
+        });
+        if let Some(job) = generating {
+            break job.id;
+        }
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "run ended before generate"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let before = store.load(id).unwrap();
+
+    let out = bgm(&["run", "--steps", "2", "--json", &id.to_string()])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let after = store.load(id).unwrap();
+    for stage in [
+        StageName::Decode,
+        StageName::Transcribe,
+        StageName::Emotions,
+        StageName::Plan,
+    ] {
+        assert_eq!(
+            before.stage(stage).started_unix,
+            after.stage(stage).started_unix,
+            "{stage:?} was run again"
+        );
+    }
+    assert_eq!(after.stage(StageName::Mix).state, StageState::Done);
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["mixes"].as_array().unwrap().len(), 4);
+}
