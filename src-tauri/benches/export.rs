@@ -78,6 +78,7 @@ fn main() {
     let same_bitrate = MuxOptions {
         overwrite: true,
         audio_bitrate: Some(128_000),
+        ..Default::default()
     };
     let (mut ours, mut ours_128k, mut theirs) = (Vec::new(), Vec::new(), Vec::new());
     for run in 0..RUNS {

@@ -13,8 +13,11 @@ use bgm_models::device::ComputeDevice;
 use bgm_models::task::CancelToken;
 use bgm_models::weights::WeightsConfig;
 use bgm_studio::jobs::{JobId, JobStore, StageName, StageState};
-use bgm_studio::media::{mux, probe, MuxOptions};
-use bgm_studio::pipeline::{JobFiles, MixReport, Pipeline, PipelineConfig, PipelineError};
+use bgm_studio::media::probe;
+use bgm_studio::pipeline::{
+    export_candidate, ExportRequest, JobFiles, MixReport, Pipeline, PipelineConfig, PipelineError,
+    PROVENANCE_TAG,
+};
 use common::{fixture, video_packets};
 
 const STEPS: u32 = 2;
@@ -140,13 +143,19 @@ fn a_video_with_speech_gets_four_mixes_and_exports() {
         );
     }
 
-    // Export: the video packets are the input's, bit for bit.
+    // Export: the video packets are the input's, bit for bit, and the file says what made
+    // its music.
     let dest = root.path().join("export.mp4");
-    mux(
-        &fixture("speech.mp4"),
-        &files.mix(2),
-        &dest,
-        &MuxOptions::default(),
+    let request = ExportRequest {
+        job: job.id,
+        candidate: 2,
+        dest: &dest,
+        overwrite: false,
+    };
+    export_candidate(
+        &store,
+        &request,
+        &config,
         &mut bgm_models::task::no_progress(),
         &CancelToken::new(),
     )
@@ -154,6 +163,26 @@ fn a_video_with_speech_gets_four_mixes_and_exports() {
     assert_eq!(video_packets(&dest), video_packets(&fixture("speech.mp4")));
     let info = probe(&dest).unwrap();
     assert!((info.duration_seconds - duration).abs() < 0.1);
+    let provenance: serde_json::Value =
+        serde_json::from_str(&info.metadata[PROVENANCE_TAG]).unwrap();
+    assert_eq!(provenance["candidate"], 2);
+    assert_eq!(provenance["steps"], STEPS);
+    let plan =
+        bgm_models::plan::MusicPlan::from_json(&std::fs::read_to_string(files.plan()).unwrap())
+            .unwrap();
+    assert_eq!(
+        provenance["sections"][0]["seed"],
+        plan.sections[0].candidates[2].seed
+    );
+    assert!(provenance["models"].as_array().unwrap().iter().any(|m| m
+        .as_str()
+        .unwrap()
+        .starts_with("riffusion/riffusion-model-v1@")));
+    // The original title is kept.
+    assert_eq!(
+        info.metadata.get("title").map(String::as_str),
+        Some("BGM speech fixture")
+    );
     let ffprobe = Command::new("ffprobe")
         .args(["-v", "error"])
         .arg(&dest)
@@ -296,4 +325,42 @@ fn a_killed_run_resumes_where_it_stopped() {
     assert_eq!(after.stage(StageName::Mix).state, StageState::Done);
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["mixes"].as_array().unwrap().len(), 4);
+
+    // Export the chosen candidate from the command line; a bad id or candidate is an error.
+    let dest = root.path().join("chosen.mkv");
+    let out = bgm(&[
+        "export",
+        &id.to_string(),
+        "--candidate",
+        "1",
+        "--out",
+        dest.to_str().unwrap(),
+    ])
+    .output()
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(video_packets(&dest), video_packets(&video));
+    let out = bgm(&[
+        "export",
+        &id.to_string(),
+        "--candidate",
+        "7",
+        "--out",
+        "x.mp4",
+    ])
+    .output()
+    .unwrap();
+    assert!(String::from_utf8_lossy(&out.stderr).contains("candidates are 0-3"));
+    let out = bgm(&["export", "../../etc", "--candidate", "1", "--out", "x.mp4"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && stderr.starts_with("error: "),
+        "{stderr}"
+    );
 }

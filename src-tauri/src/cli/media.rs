@@ -6,7 +6,9 @@ use bgm_models::task::CancelToken;
 use serde::Serialize;
 
 use super::{print_json, progress};
+use crate::jobs::{JobId, JobStore};
 use crate::media::{self, MediaInfo, MuxOptions, MuxReport};
+use crate::pipeline::{export_candidate, ExportRequest, PipelineConfig};
 
 pub(super) fn probe(file: &Path, json: bool) -> anyhow::Result<()> {
     let info = media::probe(file)?;
@@ -39,8 +41,41 @@ pub(super) fn export(
         &CancelToken::new(),
     )?;
     bar.finish_and_clear();
+    print_export(&report, json)
+}
+
+/// `export JOB --candidate N`: the job's video with that candidate's mix.
+pub(super) fn export_job(
+    job: &str,
+    candidate: usize,
+    out: &Path,
+    overwrite: bool,
+    config: &PipelineConfig,
+    json: bool,
+) -> anyhow::Result<()> {
+    let id: JobId = job.parse()?;
+    let store = JobStore::in_data_dir(&crate::app::data_dir());
+    let bar = progress::bar("exporting");
+    let request = ExportRequest {
+        job: id,
+        candidate,
+        dest: out,
+        overwrite,
+    };
+    let report = export_candidate(
+        &store,
+        &request,
+        config,
+        &mut progress::follow(&bar),
+        &CancelToken::new(),
+    )?;
+    bar.finish_and_clear();
+    print_export(&report, json)
+}
+
+fn print_export(report: &MuxReport, json: bool) -> anyhow::Result<()> {
     if json {
-        return print_json(&ExportSummary::from(&report));
+        return print_json(&ExportSummary::from(report));
     }
     println!(
         "wrote {} ({:.2} s, {} {} Hz, {} channel(s), {} stream(s) copied)",

@@ -10,7 +10,7 @@ mod run;
 mod spectrogram;
 mod transcribe;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
@@ -19,6 +19,7 @@ use bgm_models::stt::Task;
 use clap::{Parser, Subcommand};
 use serde::Serialize;
 
+use crate::pipeline::PipelineConfig;
 use crate::settings::{device_preference, Settings};
 
 #[derive(Debug, Parser)]
@@ -53,11 +54,16 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Write VIDEO with AUDIO as its sound track: video copied untouched, audio encoded.
+    /// Write a video with new sound, the video stream copied untouched: `export JOB --candidate N`
+    /// (a job's chosen mix, with the plan and seeds in the file's metadata) or
+    /// `export VIDEO --audio A`.
     Export {
-        video: PathBuf,
+        /// A job id (with --candidate), or a video file (with --audio).
+        source: String,
+        #[arg(long, conflicts_with = "audio", required_unless_present = "audio")]
+        candidate: Option<usize>,
         #[arg(long)]
-        audio: PathBuf,
+        audio: Option<PathBuf>,
         #[arg(long)]
         out: PathBuf,
         /// Replace OUT if it exists (an input is never replaced).
@@ -184,12 +190,20 @@ fn run_command(
     match command {
         Command::Probe { file, json } => media::probe(&file, json),
         Command::Export {
-            video,
+            source,
+            candidate,
             audio,
             out,
             overwrite,
             json,
-        } => media::export(&video, &audio, &out, overwrite, json),
+        } => match (candidate, audio) {
+            (Some(candidate), _) => {
+                let config = PipelineConfig::new(weights.clone(), ComputeDevice::cpu());
+                media::export_job(&source, candidate, &out, overwrite, &config, json)
+            }
+            (None, Some(audio)) => media::export(Path::new(&source), &audio, &out, overwrite, json),
+            (None, None) => anyhow::bail!("export needs --candidate N (for a job) or --audio FILE"),
+        },
         Command::Spectrogram(command) => spectrogram::run(command),
         Command::Models(command) => models::run(command, weights),
         Command::Jobs(command) => jobs::run(command),

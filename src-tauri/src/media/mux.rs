@@ -22,6 +22,8 @@ pub struct MuxOptions {
     pub overwrite: bool,
     /// Audio bitrate in bits per second; by default 96 kb/s per channel for AAC, 80 for Opus.
     pub audio_bitrate: Option<usize>,
+    /// Container tags to add or replace (the input's own tags are kept otherwise).
+    pub metadata: Vec<(String, String)>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -70,7 +72,11 @@ pub fn mux(
         options,
         &mut output,
     )?;
-    output.set_metadata(input.metadata().to_owned());
+    let mut tags = input.metadata().to_owned();
+    for (key, value) in &options.metadata {
+        tags.set(key, value);
+    }
+    output.set_metadata(tags);
     output.write_header().map_err(write_err)?;
     let audio_tb = output
         .stream(audio_out.stream_index)

@@ -2,6 +2,7 @@
 //! with the video's own audio, and loudness matching.
 
 mod error;
+mod export;
 mod files;
 mod fingerprint;
 mod generate;
@@ -13,6 +14,7 @@ mod runner;
 mod stages;
 
 pub use error::PipelineError;
+pub use export::{export_candidate, ExportRequest, PROVENANCE_TAG};
 pub use files::JobFiles;
 pub use runner::{Pipeline, StageProgress};
 pub use stages::{load_plan, MixReport, PipelineConfig, MIX_CHANNELS, MIX_RATE};

@@ -1,0 +1,116 @@
+//! Exporting a job: the input video with the chosen candidate's mix as its sound, and what made
+//! the music (plan, seeds, model revisions) recorded in the file's metadata.
+
+use std::path::Path;
+
+use bgm_models::task::{CancelToken, Progress};
+use bgm_models::weights::find_model;
+use serde::Serialize;
+
+use super::error::{PipelineError, Result};
+use super::files::JobFiles;
+use super::stages::{load_plan, PipelineConfig};
+use crate::jobs::{JobId, JobStore};
+use crate::media::{mux, MuxOptions, MuxReport};
+
+/// The container tag holding [`Provenance`] as JSON (a `comment` in MP4/MOV, a tag in Matroska).
+pub const PROVENANCE_TAG: &str = "comment";
+
+/// What the exported music was made from.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Provenance {
+    generator: String,
+    candidate: usize,
+    /// Per section: start, end, emotion, prompt and this candidate's seed.
+    sections: Vec<SectionProvenance>,
+    steps: u32,
+    guidance_scale: f32,
+    negative_prompt: String,
+    /// `name@revision` of each model.
+    models: Vec<String>,
+}
+
+#[derive(Serialize)]
+struct SectionProvenance {
+    start: f64,
+    end: f64,
+    emotion: String,
+    prompt: String,
+    seed: u32,
+}
+
+/// Which candidate of which job goes where.
+pub struct ExportRequest<'a> {
+    pub job: JobId,
+    pub candidate: usize,
+    pub dest: &'a Path,
+    /// Replace `dest` if it exists (an input is never replaced).
+    pub overwrite: bool,
+}
+
+pub fn export_candidate(
+    store: &JobStore,
+    request: &ExportRequest,
+    config: &PipelineConfig,
+    progress: &mut dyn Progress,
+    cancel: &CancelToken,
+) -> Result<MuxReport> {
+    let (id, candidate) = (request.job, request.candidate);
+    let job = store.load(id)?;
+    let files = JobFiles::new(&store.dir(id));
+    let mix = files.mix(candidate);
+    if candidate >= bgm_models::plan::CANDIDATES || !mix.exists() {
+        return Err(PipelineError::file(
+            &mix,
+            format!(
+                "candidate {candidate} has no mix yet: candidates are 0-3, made by `bgm-studio run {id}`"
+            ),
+        ));
+    }
+    let plan = load_plan(&files)?;
+    let provenance = Provenance {
+        generator: format!("BGM Studio {}", env!("CARGO_PKG_VERSION")),
+        candidate,
+        sections: plan
+            .sections
+            .iter()
+            .filter_map(|s| {
+                let c = s.candidates.get(candidate)?;
+                Some(SectionProvenance {
+                    start: s.start,
+                    end: s.end,
+                    emotion: format!("{:?}", s.emotion).to_lowercase(),
+                    prompt: c.prompt.clone(),
+                    seed: c.seed,
+                })
+            })
+            .collect(),
+        steps: config.steps.unwrap_or(plan.steps),
+        guidance_scale: plan.guidance_scale,
+        negative_prompt: plan.negative_prompt.clone(),
+        models: [config.whisper_model.as_str(), "emotion", "riffusion"]
+            .iter()
+            .map(|name| match find_model(name) {
+                Ok(entry) => format!("{}@{}", entry.repo, entry.revision),
+                Err(_) => (*name).to_string(),
+            })
+            .collect(),
+    };
+    let options = MuxOptions {
+        overwrite: request.overwrite,
+        metadata: vec![(
+            PROVENANCE_TAG.to_string(),
+            serde_json::to_string(&provenance).unwrap_or_default(),
+        )],
+        ..Default::default()
+    };
+    Ok(mux(
+        &job.input,
+        &mix,
+        request.dest,
+        &options,
+        progress,
+        cancel,
+    )?)
+}
