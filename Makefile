@@ -61,6 +61,7 @@ fixtures:
 bench:
 	$(CARGO) bench -p bgm-studio --bench export
 	$(CARGO) bench -p bgm-models --bench spectrogram
+	$(CARGO) bench -p bgm-models --bench whisper
 	$(CARGO) bench -p bgm-models --bench riffusion
 
 clean:
