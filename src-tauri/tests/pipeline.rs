@@ -15,8 +15,8 @@ use bgm_models::weights::WeightsConfig;
 use bgm_studio::jobs::{JobId, JobStore, StageName, StageState};
 use bgm_studio::media::probe;
 use bgm_studio::pipeline::{
-    export_candidate, ExportRequest, JobFiles, MixReport, Pipeline, PipelineConfig, PipelineError,
-    PROVENANCE_TAG,
+    export_candidate, reseed_candidate, ExportRequest, JobFiles, MixReport, Pipeline,
+    PipelineConfig, PipelineError, PROVENANCE_TAG,
 };
 use common::{fixture, video_packets};
 
@@ -202,12 +202,38 @@ fn a_video_with_speech_gets_four_mixes_and_exports() {
         .unwrap();
     assert!(again.iter().all(|e| e.message == "up to date"), "{again:?}");
 
-    // Editing the plan re-runs generate and mix only.
+    // Regenerating one candidate: new seeds for it, generate for it alone, mix; the other
+    // candidates' music is kept and the stages before generate are not run.
+    let music_before: Vec<Vec<u8>> = (0..4)
+        .map(|n| std::fs::read(files.music(n)).unwrap())
+        .collect();
+    let mut after_regenerate = Vec::new();
+    Pipeline::new(&store, &config)
+        .regenerate(
+            job.id,
+            1,
+            None,
+            &mut |e| after_regenerate.push(e.clone()),
+            &CancelToken::new(),
+        )
+        .unwrap();
+    for (n, before) in music_before.iter().enumerate() {
+        let changed = std::fs::read(files.music(n)).unwrap() != *before;
+        assert_eq!(changed, n == 1, "candidate {n}");
+    }
+    for stage in StageName::ALL {
+        let redone = after_regenerate
+            .iter()
+            .any(|e| e.stage == stage && e.message == "done");
+        assert_eq!(redone, stage == StageName::Mix, "{stage:?}");
+    }
+    assert!(reseed_candidate(&files, 4, None).is_err());
+    assert!(reseed_candidate(&files, 0, Some(99)).is_err());
+
+    // Editing the plan by hand re-runs generate and mix only.
     let plan_path = files.plan();
     let plan = std::fs::read_to_string(&plan_path).unwrap();
-    let edited = plan.replacen("\"seed\": ", "\"seed\": 1", 1);
-    assert_ne!(edited, plan);
-    std::fs::write(&plan_path, edited).unwrap();
+    std::fs::write(&plan_path, plan.replacen("\"seed\": ", "\"seed\": 1", 1)).unwrap();
     let mut after_edit = Vec::new();
     Pipeline::new(&store, &config)
         .run(

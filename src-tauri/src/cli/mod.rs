@@ -110,6 +110,19 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// New music for one candidate of a job (or one section of it); the others stay as they are.
+    Regenerate {
+        job: String,
+        #[arg(long)]
+        candidate: usize,
+        /// Only this section (0-based, as in plan.json).
+        #[arg(long)]
+        section: Option<usize>,
+        #[arg(long)]
+        steps: Option<u32>,
+        #[arg(long)]
+        json: bool,
+    },
     /// Classify the emotion of each transcript segment and build the emotion timeline.
     Emotions {
         /// A transcript JSON file ({"segments": [{"start", "end", "text"}, …]}) or a media file,
@@ -240,6 +253,21 @@ fn run_command(
                 json,
             };
             run::run(&request, weights, open_device(device)?)
+        }
+        Command::Regenerate {
+            job,
+            candidate,
+            section,
+            steps,
+            json,
+        } => {
+            let request = run::RunRequest {
+                target: &job,
+                steps,
+                out: None,
+                json,
+            };
+            run::regenerate(&request, candidate, section, weights, open_device(device)?)
         }
         Command::Emotions {
             transcript,

@@ -43,6 +43,27 @@ pub(super) fn run(
     weights: &WeightsConfig,
     device: ComputeDevice,
 ) -> anyhow::Result<()> {
+    execute(request, None, weights, device)
+}
+
+/// New music for one candidate (or one section of it) of the job `request.target`.
+pub(super) fn regenerate(
+    request: &RunRequest,
+    candidate: usize,
+    section: Option<usize>,
+    weights: &WeightsConfig,
+    device: ComputeDevice,
+) -> anyhow::Result<()> {
+    request.target.parse::<JobId>()?;
+    execute(request, Some((candidate, section)), weights, device)
+}
+
+fn execute(
+    request: &RunRequest,
+    regenerate: Option<(usize, Option<usize>)>,
+    weights: &WeightsConfig,
+    device: ComputeDevice,
+) -> anyhow::Result<()> {
     let store = JobStore::in_data_dir(&crate::app::data_dir());
     let job = match request.target.parse::<JobId>() {
         Ok(id) => store.load(id)?,
@@ -55,12 +76,17 @@ pub(super) fn run(
     config.steps = request.steps;
     let pipeline = Pipeline::new(&store, &config);
     let bar = progress::bar("decode");
-    let done = pipeline.run(
-        job.id,
-        StageName::Mix,
-        &mut follow_stages(&bar),
-        &CancelToken::new(),
-    )?;
+    let cancel = CancelToken::new();
+    let done = match regenerate {
+        Some((candidate, section)) => pipeline.regenerate(
+            job.id,
+            candidate,
+            section,
+            &mut follow_stages(&bar),
+            &cancel,
+        )?,
+        None => pipeline.run(job.id, StageName::Mix, &mut follow_stages(&bar), &cancel)?,
+    };
     bar.finish_and_clear();
     let files = JobFiles::new(&store.dir(done.id));
     let mixes = copy_mixes(&files, request.out.as_deref())?;

@@ -19,7 +19,29 @@ pub fn generate(
     progress: &mut dyn Progress,
     cancel: &CancelToken,
 ) -> Result<()> {
-    let plan = load_plan(files)?;
+    generate_candidates(config, files, None, progress, cancel)
+}
+
+/// Generates every candidate, or only `only` (its files are replaced, the others' kept).
+pub fn generate_candidates(
+    config: &PipelineConfig,
+    files: &JobFiles,
+    only: Option<usize>,
+    progress: &mut dyn Progress,
+    cancel: &CancelToken,
+) -> Result<()> {
+    let full_plan = load_plan(files)?;
+    let mut plan = full_plan.clone();
+    let indices: Vec<usize> = match only {
+        Some(n) => {
+            // The same plan with just that candidate in every section: one row per batch.
+            for section in plan.sections.iter_mut() {
+                section.candidates = section.candidates.get(n).cloned().into_iter().collect();
+            }
+            vec![n]
+        }
+        None => (0..bgm_models::plan::CANDIDATES).collect(),
+    };
     let mut options = LongOptions::from_plan(&plan, SchedulerKind::default());
     if let Some(steps) = config.steps {
         options.steps = steps as usize;
@@ -40,7 +62,7 @@ pub fn generate(
     let converter = SpectrogramConverter::new(SpectrogramParams::default())
         .map_err(|e| PipelineError::Generate(e.to_string()))?;
     let total = music.spectrograms.len();
-    for (n, spectrogram) in music.spectrograms.into_iter().enumerate() {
+    for (k, (&n, spectrogram)) in indices.iter().zip(music.spectrograms).enumerate() {
         if cancel.is_cancelled() {
             return Err(PipelineError::Cancelled);
         }
@@ -49,7 +71,7 @@ pub fn generate(
         spectrogram
             .save(files.spectrogram(n))
             .map_err(|e| PipelineError::file(&files.spectrogram(n), e))?;
-        let seed = plan
+        let seed = full_plan
             .sections
             .first()
             .and_then(|s| s.candidates.get(n))
@@ -65,7 +87,7 @@ pub fn generate(
             .map_err(|e| PipelineError::Generate(e.to_string()))?;
         let pcm = to_mix_format(&audio.channels, audio.sample_rate)?;
         write_wav(&files.music(n), &pcm)?;
-        progress.report(0.8 + 0.2 * (n + 1) as f64 / total as f64);
+        progress.report(0.8 + 0.2 * (k + 1) as f64 / total as f64);
     }
     Ok(())
 }

@@ -10,11 +10,13 @@ mod limiter;
 pub mod loudness;
 pub mod mix;
 mod preview;
+mod reseed;
 mod runner;
 mod stages;
 
 pub use error::PipelineError;
 pub use export::{export_candidate, ExportRequest, PROVENANCE_TAG};
 pub use files::JobFiles;
+pub use reseed::reseed_candidate;
 pub use runner::{Pipeline, StageProgress};
 pub use stages::{load_plan, MixReport, PipelineConfig, MIX_CHANNELS, MIX_RATE};

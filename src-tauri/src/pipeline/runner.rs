@@ -124,6 +124,54 @@ impl<'a> Pipeline<'a> {
         Ok(job)
     }
 
+    /// New music for one candidate (in one section, or all): new seeds for it in the plan,
+    /// generate for that candidate alone, then mix. The other candidates' music is kept.
+    pub fn regenerate(
+        &self,
+        id: JobId,
+        candidate: usize,
+        section: Option<usize>,
+        observer: &mut (dyn FnMut(&StageProgress) + Send),
+        cancel: &CancelToken,
+    ) -> Result<JobManifest> {
+        // Everything up to generate must be done (and up to date) first.
+        let mut job = self.run(id, StageName::Plan, observer, cancel)?;
+        let files = JobFiles::new(&self.store.dir(id));
+        let generated = job.stage(StageName::Generate).state == StageState::Done
+            && outputs(StageName::Generate, &files)
+                .iter()
+                .all(|p| p.exists());
+        if !generated {
+            return self.run(id, StageName::Mix, observer, cancel);
+        }
+        super::reseed::reseed_candidate(&files, candidate, section)?;
+        let upstream = job.stage(StageName::Plan).fingerprint.unwrap_or_default();
+        let fingerprint = self.fingerprint(StageName::Generate, &job, &files, &upstream)?;
+        let started = Instant::now();
+        let mut report = |fraction: f64| {
+            observer(&StageProgress {
+                job: id.to_string(),
+                stage: StageName::Generate,
+                fraction,
+                message: format!("candidate {candidate}"),
+                eta_seconds: None,
+            })
+        };
+        super::generate::generate_candidates(
+            self.config,
+            &files,
+            Some(candidate),
+            &mut report,
+            cancel,
+        )?;
+        self.update(&mut job, StageName::Generate, |r| {
+            r.state = StageState::Done;
+            r.fingerprint = Some(fingerprint);
+            r.seconds = Some(started.elapsed().as_secs_f64());
+        })?;
+        self.run(id, StageName::Mix, observer, cancel)
+    }
+
     fn update(
         &self,
         job: &mut JobManifest,
