@@ -62,8 +62,10 @@ impl Attention {
         let (b, t, d) = x.dims3()?;
         let scale = (self.head_dim as f64).powf(-0.5);
         let q = self.split_heads(&(self.q.forward(x)? * scale)?)?;
-        // A contiguous kᵀ makes the batched matmul markedly faster on the CPU.
-        let mut scores = q.matmul(&k.t()?.contiguous()?)?;
+        // For many queries (the encoder, a prompt) a contiguous kᵀ makes the batched matmul
+        // markedly faster; for one query (a decoding step) the copy would cost more than it saves.
+        let k_t = if t > 1 { k.t()?.contiguous()? } else { k.t()? };
+        let mut scores = q.matmul(&k_t)?;
         if let Some(mask) = mask {
             scores = scores.broadcast_add(mask)?;
         }
