@@ -121,6 +121,16 @@ pub struct TranscriptSegment {
     pub text: String,
 }
 
+impl From<&crate::stt::Segment> for TranscriptSegment {
+    fn from(s: &crate::stt::Segment) -> Self {
+        Self {
+            start: s.start,
+            end: s.end,
+            text: s.text.clone(),
+        }
+    }
+}
+
 /// The seven softmax scores of one segment (they sum to 1).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct EmotionScores {

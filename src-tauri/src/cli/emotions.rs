@@ -86,11 +86,7 @@ fn transcribe_media(
     let segments = transcript
         .for_emotions()
         .iter()
-        .map(|s| TranscriptSegment {
-            start: s.start,
-            end: s.end,
-            text: s.text.clone(),
-        })
+        .map(TranscriptSegment::from)
         .collect();
     Ok((segments, duration.unwrap_or(transcript.duration)))
 }

@@ -149,18 +149,6 @@ pub fn transcribe(
     write_json(&files.transcript(), &transcript)
 }
 
-fn emotion_segments(transcript: &SpeechTranscript) -> Vec<TranscriptSegment> {
-    transcript
-        .for_emotions()
-        .iter()
-        .map(|s| TranscriptSegment {
-            start: s.start,
-            end: s.end,
-            text: s.text.clone(),
-        })
-        .collect()
-}
-
 /// Emotions: the classifier over the (English) segments, and the timeline of the whole video.
 pub fn emotions(
     job: &JobManifest,
@@ -170,7 +158,11 @@ pub fn emotions(
     cancel: &CancelToken,
 ) -> Result<()> {
     let transcript: SpeechTranscript = read_json(&files.transcript())?;
-    let segments = emotion_segments(&transcript);
+    let segments: Vec<TranscriptSegment> = transcript
+        .for_emotions()
+        .iter()
+        .map(TranscriptSegment::from)
+        .collect();
     let classifier = EmotionClassifier::load_default(&config.weights, &config.device)?;
     let duration = job.media.duration_seconds.max(transcript.duration);
     let report = analyse_transcript(
