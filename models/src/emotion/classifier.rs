@@ -21,7 +21,7 @@ use tokenizers::{
 use super::{ClassifiedSegment, Emotion, EmotionError, EmotionScores, TranscriptSegment};
 use crate::device::ComputeDevice;
 use crate::task::{CancelToken, Progress};
-use crate::weights::{find_model, locate, ResolvedModel, WeightsConfig};
+use crate::weights::{locate_named, ResolvedModel, WeightsConfig};
 
 /// Texts are truncated to this many tokens, `<s>` and `</s>` included.
 pub const MAX_TOKENS: usize = 512;
@@ -208,9 +208,7 @@ impl EmotionClassifier {
         config: &WeightsConfig,
         device: &ComputeDevice,
     ) -> Result<Self, EmotionError> {
-        let entry = find_model("emotion")?;
-        let resolved = locate(&entry, config)?;
-        Self::load(&resolved, config, device)
+        Self::load(&locate_named("emotion", config)?, config, device)
     }
 
     /// Loads from a folder holding `config.json` and tokenizer files, with the given weights.

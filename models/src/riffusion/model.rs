@@ -13,7 +13,7 @@ use super::text_encoder::TextEncoder;
 use super::tokenizer::ClipTokenizer;
 use super::vae::Vae;
 use crate::device::ComputeDevice;
-use crate::weights::{ensure_safetensors, find_model, locate, ResolvedModel, WeightsConfig};
+use crate::weights::{ensure_safetensors, locate_named, ResolvedModel, WeightsConfig};
 
 /// The catalogue name of Riffusion's weights.
 pub const MODEL_NAME: &str = "riffusion";
@@ -52,9 +52,7 @@ impl RiffusionModel {
     /// Finds the catalogue's `riffusion` model (models folder, then hub cache; never the
     /// network) and loads it.
     pub fn load_default(config: &WeightsConfig, device: &ComputeDevice) -> Result<Self> {
-        let entry = find_model(MODEL_NAME)?;
-        let resolved = locate(&entry, config)?;
-        Self::load(&resolved, config, device)
+        Self::load(&locate_named(MODEL_NAME, config)?, config, device)
     }
 
     /// Loads a model the catalogue resolved; its `.bin` files go through the weights module's

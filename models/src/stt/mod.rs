@@ -30,7 +30,7 @@ pub use transcribe::{Segment, TranscribeOptions, Transcript};
 
 use crate::device::ComputeDevice;
 use crate::task::{CancelToken, Progress};
-use crate::weights::{find_model, locate, ResolvedModel, WeightsConfig};
+use crate::weights::{locate_named, ResolvedModel, WeightsConfig};
 use error::Result;
 use mel::LogMel;
 use model::WhisperModel;
@@ -50,9 +50,7 @@ impl Whisper {
     /// Finds the catalogue model `name` (models folder, then the hub cache; never the network)
     /// and loads it.
     pub fn load_named(name: &str, config: &WeightsConfig, device: &ComputeDevice) -> Result<Self> {
-        let entry = find_model(name)?;
-        let resolved = locate(&entry, config)?;
-        Self::load(&resolved, config, device)
+        Self::load(&locate_named(name, config)?, config, device)
     }
 
     pub fn load(

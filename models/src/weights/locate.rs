@@ -62,6 +62,11 @@ pub(crate) fn cache_snapshot(entry: &ModelEntry, config: &WeightsConfig) -> Opti
         .map(|commit| cache.snapshot_dir(&commit))
 }
 
+/// [`locate`] for a built-in model by short name or repo id.
+pub fn locate_named(name: &str, config: &WeightsConfig) -> Result<ResolvedModel> {
+    locate(&super::catalogue::find_model(name)?, config)
+}
+
 /// Finds every required file of `entry` locally, or says what is missing, where it looked and
 /// how to get it. Never touches the network.
 pub fn locate(entry: &ModelEntry, config: &WeightsConfig) -> Result<ResolvedModel> {

@@ -31,6 +31,6 @@ pub use config::{WeightsConfig, MODELS_DIR_ENV};
 pub use convert::ensure_safetensors;
 pub use download::download_model;
 pub use error::{Result, WeightsError};
-pub use locate::{local_folder, locate, ModelSource, ResolvedModel};
+pub use locate::{local_folder, locate, locate_named, ModelSource, ResolvedModel};
 pub use progress::{ignore_progress, DownloadProgress, DownloadStage, DownloadUpdate};
 pub use status::{catalogue_status, model_path, model_status, ModelState, ModelStatus};

@@ -3,11 +3,11 @@
 use std::path::{Path, PathBuf};
 
 use super::cache_layout::{is_commit_hash, RepoCache};
-use super::catalogue::{catalogue, find_model, ModelEntry};
+use super::catalogue::{catalogue, ModelEntry};
 use super::config::WeightsConfig;
 use super::error::Result;
 use super::locate::{
-    cache_snapshot, join_repo_path, local_folder, locate, missing_files, ModelSource,
+    cache_snapshot, join_repo_path, local_folder, locate, locate_named, missing_files, ModelSource,
 };
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -100,8 +100,7 @@ pub fn catalogue_status(config: &WeightsConfig) -> Vec<ModelStatus> {
 
 /// The folder a built-in model loads from, or an error saying how to get it.
 pub fn model_path(name: &str, config: &WeightsConfig) -> Result<PathBuf> {
-    let entry = find_model(name)?;
-    Ok(locate(&entry, config)?.root)
+    Ok(locate_named(name, config)?.root)
 }
 
 fn incomplete_download_bytes(cache_dir: &Path, repo: &str) -> u64 {
