@@ -5,7 +5,7 @@ mod common;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{fixture, make_audio, make_long_video};
+use common::{fixture, install_model, install_tiny_model, make_audio, make_long_video};
 
 /// Runs a command that must succeed; on failure the assertion shows its stderr.
 trait Succeeds {
@@ -230,20 +230,7 @@ fn models_list_shows_the_catalogue() {
 /// A models folder holding the tiny random emotion classifier in the real repo's layout.
 fn tiny_emotion_models() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    let repo = dir
-        .path()
-        .join("j-hartmann/emotion-english-distilroberta-base");
-    std::fs::create_dir_all(&repo).unwrap();
-    let fixtures =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/tests/fixtures/emotion");
-    for file in [
-        "config.json",
-        "vocab.json",
-        "merges.txt",
-        "pytorch_model.bin",
-    ] {
-        std::fs::copy(fixtures.join(file), repo.join(file)).unwrap();
-    }
+    install_tiny_model(dir.path(), "emotion", "emotion");
     dir
 }
 
@@ -309,18 +296,7 @@ fn emotions_and_plan_from_a_transcript() {
 /// and the tiny emotion classifier.
 fn tiny_speech_models() -> tempfile::TempDir {
     let dir = tiny_emotion_models();
-    let repo = dir.path().join("openai/whisper-base");
-    std::fs::create_dir_all(&repo).unwrap();
-    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../models/tests/fixtures/whisper/tiny");
-    for file in [
-        "config.json",
-        "generation_config.json",
-        "tokenizer.json",
-        "model.safetensors",
-    ] {
-        std::fs::copy(fixtures.join(file), repo.join(file)).unwrap();
-    }
+    install_tiny_model(dir.path(), "whisper-base", "whisper/tiny");
     dir
 }
 
@@ -400,16 +376,7 @@ fn transcribe_real_speech_with_whisper_base() {
         return;
     };
     let models = tempfile::tempdir().unwrap();
-    let repo = models.path().join("openai/whisper-base");
-    std::fs::create_dir_all(&repo).unwrap();
-    for file in [
-        "config.json",
-        "generation_config.json",
-        "tokenizer.json",
-        "model.safetensors",
-    ] {
-        std::fs::copy(std::path::Path::new(&base).join(file), repo.join(file)).unwrap();
-    }
+    install_model(models.path(), "whisper-base", std::path::Path::new(&base));
     let out = bgm()
         .arg("--models-dir")
         .arg(models.path())
@@ -429,15 +396,7 @@ fn transcribe_real_speech_with_whisper_base() {
 /// in the real repo's layout (.bin weights).
 fn tiny_riffusion_models_dir() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    let source = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../models/tests/fixtures/riffusion/tiny-bin");
-    let entry = bgm_models::weights::find_model("riffusion").unwrap();
-    let root = dir.path().join("riffusion/riffusion-model-v1");
-    for file in &entry.files {
-        let target = root.join(&file.path);
-        std::fs::create_dir_all(target.parent().unwrap()).unwrap();
-        std::fs::copy(source.join(&file.path), target).unwrap();
-    }
+    install_tiny_model(dir.path(), "riffusion", "riffusion/tiny-bin");
     dir
 }
 

@@ -18,7 +18,7 @@ use bgm_studio::pipeline::{
     export_candidate, reseed_candidate, ExportRequest, JobFiles, MixReport, Pipeline,
     PipelineConfig, PipelineError, PROVENANCE_TAG,
 };
-use common::{fixture, video_packets};
+use common::{fixture, install_tiny_models, video_packets};
 
 const STEPS: u32 = 2;
 
@@ -26,41 +26,7 @@ const STEPS: u32 = 2;
 /// repos' layouts.
 fn tiny_models(root: &Path) -> PathBuf {
     let models = root.join("models");
-    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/tests/fixtures");
-    let copy = |from: &Path, to: &Path, files: &[&str]| {
-        for file in files {
-            let target = to.join(file);
-            std::fs::create_dir_all(target.parent().unwrap()).unwrap();
-            std::fs::copy(from.join(file), target).unwrap();
-        }
-    };
-    copy(
-        &fixtures.join("whisper/tiny"),
-        &models.join("openai/whisper-base"),
-        &[
-            "config.json",
-            "generation_config.json",
-            "tokenizer.json",
-            "model.safetensors",
-        ],
-    );
-    copy(
-        &fixtures.join("emotion"),
-        &models.join("j-hartmann/emotion-english-distilroberta-base"),
-        &[
-            "config.json",
-            "vocab.json",
-            "merges.txt",
-            "pytorch_model.bin",
-        ],
-    );
-    let riffusion = bgm_models::weights::find_model("riffusion").unwrap();
-    let files: Vec<&str> = riffusion.files.iter().map(|f| f.path.as_str()).collect();
-    copy(
-        &fixtures.join("riffusion/tiny-bin"),
-        &models.join("riffusion/riffusion-model-v1"),
-        &files,
-    );
+    install_tiny_models(&models);
     models
 }
 

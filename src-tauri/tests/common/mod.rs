@@ -93,3 +93,31 @@ pub fn make_audio(dir: &Path, seconds: u32) -> PathBuf {
     ]);
     out
 }
+
+/// Copies the files the catalogue lists for model `name` from `source` into `models` in the
+/// layout the app looks for (`<models>/<org>/<repo>/`).
+pub fn install_model(models: &Path, name: &str, source: &Path) {
+    let entry = bgm_models::weights::find_model(name).unwrap();
+    let root = bgm_models::weights::local_folder(models, &entry);
+    for file in &entry.files {
+        let target = root.join(&file.path);
+        std::fs::create_dir_all(target.parent().unwrap()).unwrap();
+        std::fs::copy(source.join(&file.path), &target)
+            .unwrap_or_else(|e| panic!("copying {} to {}: {e}", file.path, target.display()));
+    }
+}
+
+/// [`install_model`] from a tiny random model under models/tests/fixtures.
+pub fn install_tiny_model(models: &Path, name: &str, fixture_dir: &str) {
+    let source = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../models/tests/fixtures")
+        .join(fixture_dir);
+    install_model(models, name, &source);
+}
+
+/// The tiny random models of every stage, as the default models of each.
+pub fn install_tiny_models(models: &Path) {
+    install_tiny_model(models, "whisper-base", "whisper/tiny");
+    install_tiny_model(models, "emotion", "emotion");
+    install_tiny_model(models, "riffusion", "riffusion/tiny-bin");
+}
