@@ -111,7 +111,9 @@ impl RobertaSettings {
         let settings: Self = serde_json::from_str(text).map_err(|e| bad(e.to_string()))?;
         if settings.hidden_size == 0
             || settings.num_attention_heads == 0
-            || settings.hidden_size % settings.num_attention_heads != 0
+            || !settings
+                .hidden_size
+                .is_multiple_of(settings.num_attention_heads)
         {
             return Err(bad(format!(
                 "hidden_size {} is not a multiple of num_attention_heads {}",

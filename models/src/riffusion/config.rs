@@ -200,8 +200,8 @@ impl UNetSettings {
                 .ok_or_else(|| bad(path, "attention_head_dim has fewer entries than blocks"))?;
             let out_channels = j.block_out_channels[i];
             if head_count == 0
-                || out_channels % head_count != 0
-                || out_channels % j.norm_num_groups != 0
+                || !out_channels.is_multiple_of(head_count)
+                || !out_channels.is_multiple_of(j.norm_num_groups)
             {
                 return Err(bad(path, format!("block {i}: {out_channels} channels do not split into {head_count} heads and {} groups", j.norm_num_groups)));
             }
@@ -372,7 +372,7 @@ pub fn clip_config(path: &Path) -> Result<ClipTextConfig> {
     if (j.layer_norm_eps - 1e-5).abs() > 1e-12 {
         return Err(bad(path, "layer_norm_eps must be 1e-5"));
     }
-    if j.num_attention_heads == 0 || j.hidden_size % j.num_attention_heads != 0 {
+    if j.num_attention_heads == 0 || !j.hidden_size.is_multiple_of(j.num_attention_heads) {
         return Err(bad(
             path,
             "hidden_size must be a multiple of num_attention_heads",

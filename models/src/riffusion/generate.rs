@@ -234,10 +234,10 @@ pub fn latent_size(model: &RiffusionModel, width: usize, height: usize) -> Resul
     let factor = model.downscale();
     if width == 0
         || height == 0
-        || width % 8 != 0
-        || height % 8 != 0
-        || width % factor != 0
-        || height % factor != 0
+        || !width.is_multiple_of(8)
+        || !height.is_multiple_of(8)
+        || !width.is_multiple_of(factor)
+        || !height.is_multiple_of(factor)
     {
         return Err(RiffusionError::Request(format!(
             "the image size must be a positive multiple of 8 (and of the VAE's {factor}); {width}x{height} is not"

@@ -168,7 +168,7 @@ pub fn generate_long(
     cancel: &CancelToken,
 ) -> Result<LongMusic> {
     let factor = model.downscale();
-    if options.overlap % factor != 0 {
+    if !options.overlap.is_multiple_of(factor) {
         return Err(RiffusionError::Request(format!(
             "the overlap must be a multiple of {factor} columns"
         )));

@@ -79,7 +79,7 @@ impl SpectrogramParams {
         if self.hop_length == 0 || self.win_length == 0 || self.n_mels == 0 {
             return bad("hop, window length and mel count must be positive".into());
         }
-        if self.n_fft < 2 || self.n_fft % 2 != 0 {
+        if self.n_fft < 2 || !self.n_fft.is_multiple_of(2) {
             return bad(format!("n_fft must be even and >= 2, got {}", self.n_fft));
         }
         // Far beyond any audio use; keeps a typo from asking for gigabytes.

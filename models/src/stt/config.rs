@@ -55,14 +55,14 @@ impl WhisperConfig {
             (config.encoder_attention_heads, "encoder_attention_heads"),
             (config.decoder_attention_heads, "decoder_attention_heads"),
         ] {
-            if heads == 0 || config.d_model % heads != 0 {
+            if heads == 0 || !config.d_model.is_multiple_of(heads) {
                 return Err(bad(format!(
                     "d_model {} is not a multiple of {what} {heads}",
                     config.d_model
                 )));
             }
         }
-        if config.d_model < 4 || config.d_model % 2 != 0 {
+        if config.d_model < 4 || !config.d_model.is_multiple_of(2) {
             return Err(bad(format!(
                 "d_model {} must be even and at least 4",
                 config.d_model

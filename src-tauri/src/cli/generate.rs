@@ -96,7 +96,7 @@ pub(super) fn run(
 ) -> anyhow::Result<()> {
     anyhow::ensure!(args.candidates >= 1, "--candidates must be at least 1");
     anyhow::ensure!(
-        args.width > 0 && args.width % 8 == 0,
+        args.width > 0 && args.width.is_multiple_of(8),
         "--width must be a positive multiple of 8, not {}",
         args.width
     );
