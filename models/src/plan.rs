@@ -391,6 +391,29 @@ impl MusicPlan {
         Ok(())
     }
 
+    /// The user's emotion for one section: its description and every candidate's prompt come
+    /// from that emotion's template (seeds are kept), and the transitions at its edges follow.
+    pub fn set_emotion(&mut self, section: usize, emotion: Emotion) -> Result<(), PlanError> {
+        let t = template(emotion);
+        let s = self.section_mut(section)?;
+        s.emotion = emotion;
+        s.description = t.description();
+        for (k, c) in s.candidates.iter_mut().enumerate() {
+            c.prompt = t.prompt(k);
+        }
+        for (i, transition) in self.transitions.iter_mut().enumerate() {
+            let (a, b) = (&self.sections[i], &self.sections[i + 1]);
+            transition.seconds = transition_seconds(
+                a.emotion,
+                b.emotion,
+                a.end - a.start,
+                b.end - b.start,
+                self.clip_seconds,
+            );
+        }
+        Ok(())
+    }
+
     /// Sets one candidate's seed in one section (to re-generate just that candidate).
     pub fn set_seed(
         &mut self,
@@ -629,6 +652,38 @@ mod tests {
             assert_eq!(s, section_seeds(7, section));
         }
         assert_ne!(section_seeds(7, 0), section_seeds(8, 0));
+    }
+
+    #[test]
+    fn a_users_emotion_gives_the_plan_that_timeline_would() {
+        use crate::emotion::Section;
+        let section = |start: f64, end: f64, emotion| Section {
+            start,
+            end,
+            emotion,
+            confidence: 0.8,
+            segments: vec![],
+            user_emotion: None,
+        };
+        let mut timeline = Timeline {
+            duration: 30.0,
+            options: Default::default(),
+            sections: vec![
+                section(0.0, 10.24, Emotion::Joy),
+                section(10.24, 30.0, Emotion::Neutral),
+            ],
+        };
+        let options = PlanOptions::default();
+        let mut edited = MusicPlan::from_timeline(&timeline, &options).unwrap();
+        edited.set_emotion(1, Emotion::Sadness).unwrap();
+        timeline
+            .override_emotion(1, Some(Emotion::Sadness))
+            .unwrap();
+        assert_eq!(
+            edited,
+            MusicPlan::from_timeline(&timeline, &options).unwrap()
+        );
+        assert!(edited.set_emotion(2, Emotion::Fear).is_err());
     }
 
     #[test]
