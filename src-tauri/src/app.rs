@@ -43,6 +43,28 @@ pub fn command_bindings() -> Builder<tauri::Wry> {
             commands::load_job,
             commands::delete_job,
             commands::job_thumbnails,
+            commands::take_initial_file,
+            commands::job_details,
+            commands::run_job,
+            commands::regenerate_candidate,
+            commands::cancel_job,
+            commands::set_section_emotion,
+            commands::set_prompt,
+            commands::pick_export_path,
+            commands::export_job,
+            commands::show_in_folder,
+            commands::get_settings,
+            commands::save_settings,
+            commands::list_models,
+            commands::download_model,
+            commands::cancel_download,
+            commands::player_load,
+            commands::player_select,
+            commands::player_play,
+            commands::player_pause,
+            commands::player_seek,
+            commands::player_state,
+            commands::player_unload,
         ])
         // The front end only receives these types, so one shape per type is enough.
         .disable_serde_phases()
@@ -61,15 +83,33 @@ pub fn export_bindings(path: &Path) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 
-/// Opens the window and runs until it is closed.
-pub fn run() -> anyhow::Result<()> {
+/// Opens the window and runs until it is closed; `open` is a video to open at once.
+pub fn run(open: Option<PathBuf>) -> anyhow::Result<()> {
     crate::logging::init_file();
     let bindings = command_bindings();
     tauri::Builder::default()
         // The file picker is opened from Rust (`pick_video`), so the page gets no dialog rights.
         .plugin(tauri_plugin_dialog::init())
-        .manage(UserFiles::default())
+        .manage({
+            let files = UserFiles::default();
+            files.allow(open.clone());
+            files
+        })
+        .manage(commands::InitialFile::new(open))
+        .manage(crate::tasks::Tasks::default())
+        .manage(commands::Audition::default())
         .invoke_handler(bindings.invoke_handler())
+        .setup(|app| {
+            // The window's <video> plays the job's file from here (WebKitGTK cannot play
+            // from custom schemes). Without it the app still works, minus the preview.
+            match crate::video_server::VideoServer::start() {
+                Ok(server) => {
+                    app.manage(server);
+                }
+                Err(e) => tracing::error!("no video preview server: {e}"),
+            }
+            Ok(())
+        })
         .on_window_event(|window, event| {
             // Dropped files are the user's choice: only those may be opened by commands.
             if let WindowEvent::DragDrop(DragDropEvent::Drop { paths, .. }) = event {

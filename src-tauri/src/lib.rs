@@ -7,4 +7,7 @@ pub mod jobs;
 pub mod logging;
 pub mod media;
 pub mod pipeline;
+pub mod player;
 pub mod settings;
+pub mod tasks;
+pub mod video_server;

@@ -5,11 +5,38 @@ use std::path::{Path, PathBuf};
 use bgm_models::device::DevicePreference;
 use serde::{Deserialize, Serialize};
 
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+use crate::pipeline::mix::{MixSettings, OriginalAudio};
+use crate::pipeline::PipelineConfig;
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
 pub struct Settings {
     /// The compute device the model stages use; `auto` picks CUDA, then Metal, then the CPU.
     pub device: DevicePreference,
+    /// Catalogue name of the Whisper model.
+    pub whisper_model: String,
+    /// Diffusion steps per clip; `None` keeps the plan's.
+    pub steps: Option<u32>,
+    /// What happens to the video's own sound.
+    pub original_audio: OriginalAudio,
+    /// Gain of the music against the original audio, dB.
+    pub music_level_db: f32,
+    /// How far the music drops under speech, dB.
+    pub duck_depth_db: f32,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        let mix = MixSettings::default();
+        Self {
+            device: DevicePreference::default(),
+            whisper_model: bgm_models::stt::DEFAULT_MODEL.to_string(),
+            steps: None,
+            original_audio: mix.original_audio,
+            music_level_db: mix.music_level_db,
+            duck_depth_db: mix.duck_depth_db,
+        }
+    }
 }
 
 impl Settings {
@@ -43,6 +70,17 @@ impl Settings {
     }
 }
 
+impl Settings {
+    /// The pipeline's configuration with these settings applied.
+    pub fn apply_to(&self, config: &mut PipelineConfig) {
+        config.whisper_model = self.whisper_model.clone();
+        config.steps = self.steps;
+        config.mix.original_audio = self.original_audio;
+        config.mix.music_level_db = self.music_level_db;
+        config.mix.duck_depth_db = self.duck_depth_db;
+    }
+}
+
 /// The device to use: the command-line flag, else `BGM_DEVICE`, else the saved setting.
 pub fn device_preference(
     flag: Option<DevicePreference>,
@@ -65,6 +103,9 @@ mod tests {
         assert_eq!(Settings::load_from(&path), Settings::default());
         let settings = Settings {
             device: DevicePreference::Cpu,
+            steps: Some(20),
+            duck_depth_db: 6.0,
+            ..Settings::default()
         };
         settings.save_to(&path).unwrap();
         assert_eq!(Settings::load_from(&path), settings);
@@ -76,6 +117,7 @@ mod tests {
     fn the_flag_wins_over_the_setting() {
         let settings = Settings {
             device: DevicePreference::Cpu,
+            ..Settings::default()
         };
         let chosen = device_preference(Some(DevicePreference::Metal), &settings).unwrap();
         assert_eq!(chosen, DevicePreference::Metal);

@@ -41,6 +41,10 @@ pub struct Cli {
     #[arg(long, global = true)]
     pub offline: bool,
 
+    /// Open this video in the window, as if it were dropped on it (without a command).
+    #[arg(long, value_name = "VIDEO")]
+    pub open: Option<PathBuf>,
+
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -177,7 +181,9 @@ fn parse_device(value: &str) -> Result<DevicePreference, String> {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let Some(command) = cli.command else {
-        return match crate::app::run() {
+        // Relative to where the app was started, as a person typing it means.
+        let open = cli.open.map(|p| std::path::absolute(&p).unwrap_or(p));
+        return match crate::app::run(open) {
             Ok(()) => ExitCode::SUCCESS,
             Err(err) => report(err),
         };

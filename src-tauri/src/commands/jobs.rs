@@ -76,12 +76,12 @@ fn stage_id(stage: StageName) -> String {
 }
 
 /// An id from the page is untrusted: it must be a uuid before it names a folder.
-fn parse_id(id: &str) -> Result<JobId, CommandError> {
+pub(super) fn parse_id(id: &str) -> Result<JobId, CommandError> {
     id.parse::<JobId>()
         .map_err(|e| crate::jobs::JobError::from(e).into())
 }
 
-fn store() -> JobStore {
+pub(super) fn store() -> JobStore {
     JobStore::in_data_dir(&crate::app::data_dir())
 }
 
@@ -132,8 +132,19 @@ pub async fn load_job(id: String) -> Result<JobView, CommandError> {
 
 #[tauri::command]
 #[specta::specta]
-pub async fn delete_job(id: String) -> Result<(), CommandError> {
-    blocking(move || Ok(store().delete(parse_id(&id)?)?)).await
+pub async fn delete_job(app: AppHandle, id: String) -> Result<(), CommandError> {
+    let id = parse_id(&id)?;
+    if app
+        .state::<crate::tasks::Tasks>()
+        .is_running(&id.to_string())
+    {
+        return Err(crate::tasks::TaskError::Busy(format!("job {id}")).into());
+    }
+    if let Some(server) = app.try_state::<crate::video_server::VideoServer>() {
+        server.unpublish_prefix(&format!("{id}/"));
+    }
+    app.state::<super::Audition>().forget_job(&id.to_string());
+    blocking(move || Ok(store().delete(id)?)).await
 }
 
 /// `count` evenly spaced frames of the job's video, `width` pixels wide, as JPEG data URLs.

@@ -9,8 +9,16 @@ use serde::Serialize;
 
 use crate::media::{self, MediaInfo};
 
+mod details;
 mod jobs;
+mod pipeline;
+mod player;
+mod settings;
+pub use details::*;
 pub use jobs::*;
+pub use pipeline::*;
+pub use player::*;
+pub use settings::*;
 
 /// Files the user handed to the app (dropped on the window or picked in a dialog). Commands only
 /// touch these, so a compromised page cannot make the app read arbitrary files.
@@ -43,6 +51,10 @@ pub enum ErrorKind {
     /// The file is missing, empty, damaged or not media: the user should pick another file.
     BadInput,
     NotPermitted,
+    /// The user cancelled it; nothing is wrong.
+    Cancelled,
+    /// Another task holds the job (or the models); try again when it finishes.
+    Busy,
     Internal,
 }
 
@@ -82,6 +94,11 @@ pub struct AppInfo {
     /// The device the model stages will run on: "CUDA", "Metal" or "CPU".
     pub device: String,
     pub data_dir: String,
+    /// The GPU's memory, where the backend can tell (not yet on any: candle exposes no query).
+    pub gpu_memory_bytes: Option<f64>,
+    /// Seconds one denoising step of all four candidates took on this device, from the most
+    /// recent job that generated music on it.
+    pub seconds_per_step: Option<f64>,
 }
 
 /// Reads a video's container, streams and duration.
@@ -96,6 +113,25 @@ pub async fn probe_media(
     blocking(move || Ok(media::probe(&path)?)).await
 }
 
+/// The video named on the command line (`--open`), handed to the window once.
+pub struct InitialFile(Mutex<Option<PathBuf>>);
+
+impl InitialFile {
+    pub fn new(path: Option<PathBuf>) -> Self {
+        Self(Mutex::new(path))
+    }
+}
+
+/// The video to open at start-up, if the app was started with one; `None` after the first call.
+#[tauri::command]
+#[specta::specta]
+pub async fn take_initial_file(
+    initial: tauri::State<'_, InitialFile>,
+) -> Result<Option<String>, CommandError> {
+    let path = initial.0.lock().expect("not poisoned").take();
+    Ok(path.map(|p| p.display().to_string()))
+}
+
 /// Version, compute device and data folder, for the status bar and the about box.
 #[tauri::command]
 #[specta::specta]
@@ -104,13 +140,29 @@ pub async fn app_info() -> Result<AppInfo, CommandError> {
         let settings = crate::settings::Settings::load_from(&crate::settings::Settings::path());
         let preference = crate::settings::device_preference(None, &settings).map_err(internal)?;
         let device = bgm_models::device::ComputeDevice::open(preference).map_err(internal)?;
+        let device = device.kind.to_string();
         Ok(AppInfo {
             version: env!("CARGO_PKG_VERSION").to_string(),
-            device: device.kind.to_string(),
+            seconds_per_step: measured_step_seconds(&device),
+            device,
             data_dir: crate::app::data_dir().display().to_string(),
+            gpu_memory_bytes: None,
         })
     })
     .await
+}
+
+/// The newest job's measured step time on `device` (jobs are listed newest first).
+fn measured_step_seconds(device: &str) -> Option<f64> {
+    let store = crate::jobs::JobStore::in_data_dir(&crate::app::data_dir());
+    store.list().ok()?.into_iter().find_map(|job| {
+        let files = crate::pipeline::JobFiles::new(&store.dir(job.id));
+        let text = std::fs::read_to_string(files.diffusion_timing()).ok()?;
+        let timing: crate::pipeline::DiffusionTiming = serde_json::from_str(&text).ok()?;
+        (timing.device == device)
+            .then(|| timing.seconds_per_step())
+            .flatten()
+    })
 }
 
 /// Runs blocking work (file and model I/O) on the blocking pool, never on the async runtime.

@@ -63,6 +63,11 @@ impl JobFiles {
         self.dir.join("candidates/loudness.json")
     }
 
+    /// How long the last generation's denoising steps took (for the CPU warning).
+    pub fn diffusion_timing(&self) -> PathBuf {
+        self.dir.join("candidates/diffusion.json")
+    }
+
     /// Every candidate's file `f(n)`.
     pub fn each_candidate(&self, f: impl Fn(&Self, usize) -> PathBuf) -> Vec<PathBuf> {
         (0..CANDIDATES).map(|n| f(self, n)).collect()

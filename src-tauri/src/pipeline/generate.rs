@@ -6,12 +6,37 @@ use bgm_models::spectrogram::{
     ImageToAudioOptions, PhaseInit, SpectrogramConverter, SpectrogramParams,
 };
 use bgm_models::task::{CancelToken, Progress};
+use std::time::Instant;
+
 use image::DynamicImage;
 
 use super::error::{PipelineError, Result};
 use super::files::JobFiles;
 use super::stages::{load_plan, PipelineConfig, MIX_CHANNELS, MIX_RATE};
+use crate::jobs::write_json_atomic;
 use crate::media::{write_wav, PcmAudio};
+
+/// The denoising time of one generation: what a step costs on this machine.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct DiffusionTiming {
+    /// "CPU", "CUDA" or "Metal".
+    pub device: String,
+    /// Rows per UNet call: candidates × 2 (classifier-free guidance).
+    pub batch: usize,
+    /// UNet calls: steps per clip × clips.
+    pub steps: usize,
+    /// Wall time of all the steps (model loading excluded).
+    pub seconds: f64,
+}
+
+impl DiffusionTiming {
+    /// Seconds per step of all four candidates together; `None` for a single-candidate
+    /// regeneration, whose smaller batch says little about a full run.
+    pub fn seconds_per_step(&self) -> Option<f64> {
+        let full_batch = bgm_models::plan::CANDIDATES * 2;
+        (self.steps > 0 && self.batch == full_batch).then(|| self.seconds / self.steps as f64)
+    }
+}
 
 pub fn generate(
     config: &PipelineConfig,
@@ -50,13 +75,24 @@ pub fn generate_candidates(
         let model = RiffusionModel::load_default(&config.weights, &config.device)
             .map_err(|e| PipelineError::Generate(e.to_string()))?;
         let mut diffusion = |f: f64| progress.report(f * 0.8);
-        generate_long(&model, &plan, &options, &mut diffusion, cancel).map_err(|e| {
-            if cancel.is_cancelled() {
-                PipelineError::Cancelled
-            } else {
-                PipelineError::Generate(e.to_string())
-            }
-        })?
+        let started = Instant::now();
+        let music =
+            generate_long(&model, &plan, &options, &mut diffusion, cancel).map_err(|e| {
+                if cancel.is_cancelled() {
+                    PipelineError::Cancelled
+                } else {
+                    PipelineError::Generate(e.to_string())
+                }
+            })?;
+        let timing = DiffusionTiming {
+            device: config.device.kind.to_string(),
+            batch: indices.len() * 2,
+            steps: options.steps * music.clips.len(),
+            seconds: started.elapsed().as_secs_f64(),
+        };
+        write_json_atomic(&files.diffusion_timing(), &timing)
+            .map_err(|e| PipelineError::file(&files.diffusion_timing(), e))?;
+        music
         // The model (and its GPU memory) is dropped here, before the audio work.
     };
     let converter = SpectrogramConverter::new(SpectrogramParams::default())

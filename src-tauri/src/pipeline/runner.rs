@@ -21,7 +21,7 @@ use crate::jobs::{JobId, JobManifest, JobStore, StageName, StageState};
 const STAGES_VERSION: &str = "1";
 
 /// A progress event of a running job.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, specta::Type)]
 #[serde(rename_all = "camelCase")]
 pub struct StageProgress {
     pub job: String,

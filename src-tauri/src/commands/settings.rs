@@ -1,0 +1,264 @@
+//! The models and settings screen: each model's state with downloads, the device, the user's
+//! choices for the pipeline and the mix.
+
+use bgm_models::device::DevicePreference;
+use bgm_models::weights::{
+    catalogue, catalogue_status, download_model as fetch_model, find_model, DownloadStage,
+    DownloadUpdate, ModelKind, WeightsConfig,
+};
+use serde::{Deserialize, Serialize};
+use tauri::ipc::Channel;
+use tauri::{AppHandle, Manager};
+
+use super::{blocking, internal, CommandError, ErrorKind};
+use crate::pipeline::mix::OriginalAudio;
+use crate::settings::Settings;
+use crate::tasks::{TaskKind, Tasks};
+
+/// The settings as the window edits them.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct AppSettings {
+    /// "auto", "cpu", "cuda" or "metal".
+    pub device: String,
+    pub whisper_model: String,
+    /// Diffusion steps per clip; null keeps the plan's default.
+    pub steps: Option<u32>,
+    /// "duck", "keep" or "replace".
+    pub original_audio: String,
+    pub music_level_db: f32,
+    pub duck_depth_db: f32,
+}
+
+/// Bounds the window's sliders share with the checks here.
+pub const STEPS_RANGE: (u32, u32) = (1, 150);
+pub const MUSIC_LEVEL_RANGE_DB: (f32, f32) = (-24.0, 12.0);
+pub const DUCK_DEPTH_RANGE_DB: (f32, f32) = (0.0, 30.0);
+
+fn enum_word(value: &impl Serialize) -> String {
+    serde_json::to_value(value)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
+fn from_word<T: for<'de> Deserialize<'de>>(field: &str, word: &str) -> Result<T, CommandError> {
+    serde_json::from_value(serde_json::Value::String(word.to_string())).map_err(|_| CommandError {
+        kind: ErrorKind::BadInput,
+        message: format!("\"{word}\" is not a valid {field}"),
+    })
+}
+
+impl From<&Settings> for AppSettings {
+    fn from(s: &Settings) -> Self {
+        Self {
+            device: enum_word(&s.device),
+            whisper_model: s.whisper_model.clone(),
+            steps: s.steps,
+            original_audio: enum_word(&s.original_audio),
+            music_level_db: s.music_level_db,
+            duck_depth_db: s.duck_depth_db,
+        }
+    }
+}
+
+impl AppSettings {
+    /// Checks every field, so a bad value is refused with its reason instead of being saved.
+    pub fn to_settings(&self) -> Result<Settings, CommandError> {
+        let bad = |message: String| CommandError {
+            kind: ErrorKind::BadInput,
+            message,
+        };
+        let device: DevicePreference = from_word("device", &self.device)?;
+        let original_audio: OriginalAudio = from_word("audio mode", &self.original_audio)?;
+        let whisper = find_model(&self.whisper_model).map_err(|e| bad(e.to_string()))?;
+        if whisper.kind != ModelKind::Whisper {
+            return Err(bad(format!("{} is not a Whisper model", whisper.name)));
+        }
+        if let Some(steps) = self.steps {
+            if !(STEPS_RANGE.0..=STEPS_RANGE.1).contains(&steps) {
+                return Err(bad(format!(
+                    "steps must be {}-{}, not {steps}",
+                    STEPS_RANGE.0, STEPS_RANGE.1
+                )));
+            }
+        }
+        let within = |v: f32, (lo, hi): (f32, f32)| v.is_finite() && (lo..=hi).contains(&v);
+        if !within(self.music_level_db, MUSIC_LEVEL_RANGE_DB) {
+            return Err(bad(format!(
+                "the music level must be {} to {} dB",
+                MUSIC_LEVEL_RANGE_DB.0, MUSIC_LEVEL_RANGE_DB.1
+            )));
+        }
+        if !within(self.duck_depth_db, DUCK_DEPTH_RANGE_DB) {
+            return Err(bad(format!(
+                "the duck depth must be {} to {} dB",
+                DUCK_DEPTH_RANGE_DB.0, DUCK_DEPTH_RANGE_DB.1
+            )));
+        }
+        Ok(Settings {
+            device,
+            whisper_model: whisper.name,
+            steps: self.steps,
+            original_audio,
+            music_level_db: self.music_level_db,
+            duck_depth_db: self.duck_depth_db,
+        })
+    }
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn get_settings() -> Result<AppSettings, CommandError> {
+    blocking(|| Ok((&Settings::load_from(&Settings::path())).into())).await
+}
+
+/// Saves the settings; they apply to the next run (a changed mix setting re-mixes only).
+#[tauri::command]
+#[specta::specta]
+pub async fn save_settings(settings: AppSettings) -> Result<AppSettings, CommandError> {
+    let checked = settings.to_settings()?;
+    blocking(move || {
+        checked.save_to(&Settings::path()).map_err(internal)?;
+        Ok((&checked).into())
+    })
+    .await
+}
+
+#[derive(Clone, Debug, Serialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct ModelView {
+    pub name: String,
+    pub repo: String,
+    /// "whisper", "emotion", "riffusion" or "clip-tokenizer".
+    pub kind: String,
+    /// "missing", "partial" or "ready".
+    pub state: String,
+    pub bytes_on_disk: f64,
+    pub expected_bytes: f64,
+    pub path: String,
+    pub downloading: bool,
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn list_models(app: AppHandle) -> Result<Vec<ModelView>, CommandError> {
+    blocking(move || Ok(model_views(&app))).await
+}
+
+fn model_views(app: &AppHandle) -> Vec<ModelView> {
+    let tasks = app.state::<Tasks>();
+    let kinds: Vec<ModelKind> = catalogue().iter().map(|e| e.kind).collect();
+    catalogue_status(&WeightsConfig::from_env())
+        .into_iter()
+        .zip(kinds)
+        .map(|(s, kind)| ModelView {
+            downloading: tasks.is_running(&download_key(&s.name)),
+            kind: enum_word(&kind),
+            state: enum_word(&s.state),
+            bytes_on_disk: s.bytes_on_disk as f64,
+            expected_bytes: s.expected_bytes as f64,
+            path: s.path.display().to_string(),
+            name: s.name,
+            repo: s.repo,
+        })
+        .collect()
+}
+
+fn download_key(name: &str) -> String {
+    format!("model {name}")
+}
+
+#[derive(Clone, Debug, Serialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct DownloadProgressView {
+    pub model: String,
+    pub file: String,
+    pub done: f64,
+    pub total: f64,
+    /// "checking", "transferring", "verifying" or "finished".
+    pub stage: String,
+}
+
+/// Downloads a model into the Hugging Face cache (resuming a partial one), with progress.
+/// Cancel with `cancel_download`.
+#[tauri::command]
+#[specta::specta]
+pub async fn download_model(
+    app: AppHandle,
+    name: String,
+    progress: Channel<DownloadProgressView>,
+) -> Result<Vec<ModelView>, CommandError> {
+    let entry = find_model(&name).map_err(|e| CommandError {
+        kind: ErrorKind::BadInput,
+        message: e.to_string(),
+    })?;
+    let finished =
+        app.state::<Tasks>()
+            .start(&download_key(&entry.name), TaskKind::Files, move |cancel| {
+                let sink = move |u: &DownloadUpdate| {
+                    let _ = progress.send(DownloadProgressView {
+                        model: u.model.clone(),
+                        file: u.file.clone(),
+                        done: u.done as f64,
+                        total: u.total as f64,
+                        stage: match u.stage {
+                            DownloadStage::Checking => "checking",
+                            DownloadStage::Transferring => "transferring",
+                            DownloadStage::Verifying => "verifying",
+                            DownloadStage::Finished => "finished",
+                        }
+                        .into(),
+                    });
+                };
+                fetch_model(&entry, &WeightsConfig::from_env(), sink, cancel)
+            })?;
+    finished.await.map_err(internal)??.map_err(|e| {
+        let cancelled = matches!(e, bgm_models::weights::WeightsError::Cancelled { .. });
+        CommandError {
+            kind: if cancelled {
+                ErrorKind::Cancelled
+            } else {
+                ErrorKind::Internal
+            },
+            message: e.to_string(),
+        }
+    })?;
+    blocking(move || Ok(model_views(&app))).await
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn cancel_download(app: AppHandle, name: String) -> Result<bool, CommandError> {
+    Ok(app.state::<Tasks>().cancel(&download_key(&name)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn settings_round_trip_and_bad_values_are_refused() {
+        let settings = Settings {
+            device: DevicePreference::Cpu,
+            steps: Some(20),
+            original_audio: OriginalAudio::Replace,
+            ..Settings::default()
+        };
+        let view = AppSettings::from(&settings);
+        assert_eq!(view.device, "cpu");
+        assert_eq!(view.original_audio, "replace");
+        assert_eq!(view.to_settings().unwrap(), settings);
+
+        let refuse = |change: fn(&mut AppSettings)| {
+            let mut v = view.clone();
+            change(&mut v);
+            v.to_settings().unwrap_err().message
+        };
+        assert!(refuse(|v| v.device = "gpu".into()).contains("\"gpu\""));
+        assert!(refuse(|v| v.whisper_model = "riffusion".into()).contains("not a Whisper"));
+        assert!(refuse(|v| v.steps = Some(0)).contains("steps"));
+        assert!(refuse(|v| v.duck_depth_db = f32::NAN).contains("duck depth"));
+        assert!(refuse(|v| v.music_level_db = 40.0).contains("music level"));
+    }
+}
