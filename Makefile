@@ -46,11 +46,14 @@ test-ui: ui-deps
 
 # The real window under Xvfb, driven through tauri-driver and WebKitWebDriver. It runs the app
 # as shipped: front end embedded, strict CSP in force.
-test-window: ui-build
+# It opens the committed speech video and runs the whole pipeline with the tiny models (and real
+# whisper-base), then auditions on an ALSA null device. Screenshots go to target/window-screenshots.
+test-window: ui-build whisper-base
 	@command -v tauri-driver >/dev/null || $(CARGO) install --locked tauri-driver@$(TAURI_DRIVER_VERSION)
 	$(CARGO) build -p bgm-studio --features custom-protocol
-	BGM_DATA_DIR=$$(mktemp -d) xvfb-run -a -s "-screen 0 1280x900x24" \
-		node tools/window-smoke.mjs target/debug/bgm-studio target/window-screenshot.png
+	BGM_DATA_DIR=$$(mktemp -d) BGM_WHISPER_BASE_DIR=$(abspath $(WHISPER_BASE_DIR)) \
+		xvfb-run -a -s "-screen 0 1280x800x24" \
+		node tools/window-smoke.mjs target/debug/bgm-studio target/window-screenshots
 
 bindings:
 	$(CARGO) run -q -p bgm-studio -- bindings ui/src/bindings.ts

@@ -1,14 +1,23 @@
 // Smoke test of the real window: tauri-driver starts the app through WebKitWebDriver, and the
-// test reads the page the window shows and saves a screenshot. Run under Xvfb on Linux:
-//   xvfb-run -a node tools/window-smoke.mjs target/debug/bgm-studio out.png
+// test reads the page the window shows and saves screenshots. Run under Xvfb on Linux:
+//   xvfb-run -a node tools/window-smoke.mjs APP_BINARY SCREENSHOT_DIR
+// 1. The empty window: title, drop zone, device line from a Rust command, drop listener.
+// 2. The app started with `--open speech.mp4` (the front end opens it through the same command
+//    a drop uses) and tiny models: the job view, the preview video playing from the loopback
+//    server (readyState >= 2), the stages running to the end, the audition keys driving the
+//    rodio player on an ALSA null device, and the export panel.
 import { spawn } from "node:child_process";
-import { writeFileSync } from "node:fs";
+import { cpSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
 
-const [app, screenshotPath = "window.png"] = process.argv.slice(2);
+const [app, shots = "target/window-screenshots"] = process.argv.slice(2);
 if (!app) {
-  console.error("usage: window-smoke.mjs APP_BINARY [SCREENSHOT.png]");
+  console.error("usage: window-smoke.mjs APP_BINARY [SCREENSHOT_DIR]");
   process.exit(2);
 }
+mkdirSync(shots, { recursive: true });
+const root = resolve(new URL("..", import.meta.url).pathname);
 const base = "http://127.0.0.1:4444";
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -38,42 +47,153 @@ async function until(what, probe, timeoutMs = 60_000) {
   throw new Error(`timed out waiting for ${what}${last ? `: ${last.message}` : ""}`);
 }
 
-const driver = spawn("tauri-driver", ["--port", "4444"], { stdio: ["ignore", "inherit", "inherit"] });
-let session;
-let failed = false;
+/** A WebDriver session on the app, started with `args`. */
+async function session(args) {
+  const created = await call("POST", "/session", {
+    capabilities: { alwaysMatch: { browserName: "wry", "tauri:options": { application: app, args } } },
+  });
+  const id = created.sessionId;
+  const s = {
+    id,
+    find: async (css) => Object.values(await call("POST", `/session/${id}/element`, { using: "css selector", value: css }))[0],
+    text: async (css) => call("GET", `/session/${id}/element/${await s.find(css)}/text`),
+    attr: async (css, name) => call("GET", `/session/${id}/element/${await s.find(css)}/attribute/${name}`),
+    run: (script, ...args) => call("POST", `/session/${id}/execute/sync`, { script, args }),
+    click: async (css) => call("POST", `/session/${id}/element/${await s.find(css)}/click`, {}),
+    keys: (key) =>
+      call("POST", `/session/${id}/actions`, {
+        actions: [{ type: "key", id: "keyboard", actions: [{ type: "keyDown", value: key }, { type: "keyUp", value: key }] }],
+      }),
+    shot: async (name) => {
+      const png = await call("GET", `/session/${id}/screenshot`);
+      const path = join(shots, `${name}.png`);
+      writeFileSync(path, Buffer.from(png, "base64"));
+      return path;
+    },
+    close: () => call("DELETE", `/session/${id}`).catch(() => {}),
+  };
+  return s;
+}
+
+/** Tiny random models of the real architectures, with real whisper-base when it is built. */
+function tinyModels() {
+  const dir = mkdtempSync(join(tmpdir(), "bgm-models-"));
+  const fixtures = join(root, "models/tests/fixtures");
+  const whisper = process.env.BGM_WHISPER_BASE_DIR ?? join(fixtures, "whisper/tiny");
+  cpSync(whisper, join(dir, "openai/whisper-base"), { recursive: true });
+  cpSync(join(fixtures, "emotion"), join(dir, "j-hartmann/emotion-english-distilroberta-base"), { recursive: true });
+  cpSync(join(fixtures, "riffusion/tiny-bin"), join(dir, "riffusion/riffusion-model-v1"), { recursive: true });
+  return dir;
+}
+
+/** Audio output goes to ALSA's null device: CI machines have no sound card. */
+function nullAudio() {
+  const path = join(mkdtempSync(join(tmpdir(), "bgm-alsa-")), "asound.conf");
+  writeFileSync(path, "pcm.!default { type null }\nctl.!default { type hw card 0 }\n");
+  return path;
+}
+
+/** Two diffusion steps: the tiny models make noise either way, and the run stays short. */
+function quickSettings() {
+  const data = process.env.BGM_DATA_DIR ?? mkdtempSync(join(tmpdir(), "bgm-data-"));
+  mkdirSync(join(data, "config"), { recursive: true });
+  writeFileSync(join(data, "config/settings.json"), JSON.stringify({ device: "cpu", steps: 2 }));
+  return data;
+}
+
+const env = {
+  ...process.env,
+  BGM_DATA_DIR: quickSettings(),
+  BGM_MODELS_DIR: tinyModels(),
+  BGM_DEVICE: "cpu",
+  HF_HUB_OFFLINE: "1",
+  ALSA_CONFIG_PATH: process.env.ALSA_CONFIG_PATH ?? nullAudio(),
+};
+const driver = spawn("tauri-driver", ["--port", "4444"], { stdio: ["ignore", "inherit", "inherit"], env });
+const results = [];
+async function check(name, body) {
+  let s;
+  try {
+    await body((created) => (s = created));
+    results.push([name, null]);
+    console.log(`ok   ${name}`);
+  } catch (err) {
+    results.push([name, err]);
+    console.error(`FAIL ${name}: ${err.message}`);
+    if (s) await s.shot(`${name}-failure`).catch(() => {});
+  } finally {
+    if (s) await s.close();
+  }
+}
+
 try {
   await until("tauri-driver", async () => (await fetch(`${base}/status`)).ok);
-  const created = await call("POST", "/session", {
-    capabilities: { alwaysMatch: { browserName: "wry", "tauri:options": { application: app } } },
-  });
-  session = created.sessionId;
-  const find = async (css) => {
-    const el = await call("POST", `/session/${session}/element`, { using: "css selector", value: css });
-    return Object.values(el)[0];
-  };
-  const text = async (css) => call("GET", `/session/${session}/element/${await find(css)}/text`);
 
-  const title = await call("GET", `/session/${session}/title`);
-  if (title !== "BGM Studio") throw new Error(`window title is "${title}"`);
-  await until("the drop zone", async () => (await text("[data-testid=dropzone]")).includes("Drop a video here"));
-  // The device line comes from a Rust command: it proves the IPC works under the real CSP.
-  const device = await until("the device line", async () => {
-    const t = await text(".device");
-    return /^(CPU|CUDA|Metal) · v\d/.test(t) ? t : "";
+  await check("empty-window", async (keep) => {
+    const s = keep(await session([]));
+    const title = await call("GET", `/session/${s.id}/title`);
+    if (title !== "BGM Studio") throw new Error(`window title is "${title}"`);
+    await until("the drop zone", async () => (await s.text("[data-testid=dropzone]")).includes("Drop a video here"));
+    // The device line comes from a Rust command: it proves the IPC works under the real CSP.
+    const device = await until("the device line", async () => {
+      const t = await s.text(".device");
+      return /^(CPU|CUDA|Metal) · v\d/.test(t) ? t : "";
+    });
+    await until("the drop listener", async () => (await s.attr("[data-testid=dropzone]", "data-listening")) === "true");
+    console.log(`     device "${device}", screenshot ${await s.shot("1-empty")}`);
   });
-  const listening = await until("the drop listener", async () => {
-    const el = await find("[data-testid=dropzone]");
-    return (await call("GET", `/session/${session}/element/${el}/attribute/data-listening`)) === "true";
+
+  await check("job-view", async (keep) => {
+    const video = join(root, "src-tauri/tests/fixtures/media/speech.mp4");
+    const s = keep(await session(["--open", video]));
+    await until("the job view", async () => (await s.text("[data-testid=media-card]")).includes("speech.mp4"), 30_000);
+    const ready = await until(
+      "the preview video (readyState >= 2)",
+      async () => {
+        const state = await s.run("const v = document.querySelector('[data-testid=preview-video]'); return v ? [v.readyState, v.currentSrc] : null;");
+        return state && state[0] >= 2 ? state : null;
+      },
+      30_000,
+    );
+    if (!/^http:\/\/127\.0\.0\.1:\d+\/[0-9a-f]{32}\//.test(ready[1])) throw new Error(`video source ${ready[1]}`);
+    console.log(`     preview video readyState ${ready[0]} from ${ready[1].replace(/[0-9a-f]{32}/, "<token>")}`);
+    await until("a stage running", async () => (await s.run("return document.querySelectorAll('[data-state=running], [data-state=done]').length")) > 0);
+    await sleep(1500);
+    console.log(`     screenshot ${await s.shot("2-processing")}`);
+
+    await until(
+      "all six stages done",
+      async () => {
+        const failed = await s.run("const f = document.querySelector('[data-state=failed] .stage-message'); return f ? f.textContent : null;");
+        if (failed) throw new Error(`a stage failed: ${failed}`);
+        return (await s.run("return document.querySelectorAll('[data-testid^=stage-][data-state=done]').length")) === 6;
+      },
+      600_000,
+    );
+    await until("four candidates", async () => (await s.run("return document.querySelectorAll('[data-testid=candidate] img').length")) === 4, 30_000);
+    await until("the player", async () => {
+      const error = await s.run("const e = document.querySelector('[data-testid=player-error]'); return e ? e.textContent : null;");
+      if (error) throw new Error(error);
+      return (await s.attr("[data-testid=play]", "disabled")) === null;
+    });
+    // The audition keys: 2 picks candidate 2, space plays; the clock moves.
+    await s.run("document.activeElement && document.activeElement.blur && document.activeElement.blur();");
+    await s.keys("2");
+    await until("candidate 2 selected", async () => (await s.run("return document.querySelector('[data-testid=candidate][data-selected=true] kbd').textContent")) === "2");
+    await s.keys(" ");
+    const clock = await until("the clock to move", async () => {
+      const t = await s.text("[data-testid=clock]");
+      return t.startsWith("0:00.0") ? "" : t;
+    }, 15_000);
+    console.log(`     playing candidate 2, clock ${clock}; screenshot ${await s.shot("3-audition")}`);
+    await s.keys(" ");
+    await s.run("document.querySelector('[data-testid=export]').scrollIntoView({ block: 'center' });");
+    await sleep(300);
+    console.log(`     screenshot ${await s.shot("4-export")}`);
   });
-  const png = await call("GET", `/session/${session}/screenshot`);
-  writeFileSync(screenshotPath, Buffer.from(png, "base64"));
-  console.log(`window ok: title "${title}", device "${device}", drop listener ${listening}, screenshot ${screenshotPath}`);
-} catch (err) {
-  failed = true;
-  console.error(`window smoke test failed: ${err.message}`);
 } finally {
-  if (session) await call("DELETE", `/session/${session}`).catch(() => {});
   driver.kill();
 }
-console.log(failed ? "0 passed, 1 failed" : "1 passed, 0 failed");
+const failed = results.filter(([, err]) => err).length;
+console.log(`${results.length - failed} passed, ${failed} failed`);
 process.exit(failed ? 1 : 0);

@@ -1,16 +1,17 @@
 import { useCallback, useEffect, useState } from "preact/hooks";
-import { commands, type AppInfo, type JobListItem, type JobView } from "./bindings";
+import { commands, type AppInfo, type JobListItem } from "./bindings";
 import { History } from "./components/History";
-import { MediaCard } from "./components/MediaCard";
-import { ThumbnailStrip } from "./components/ThumbnailStrip";
 import { watchFileDrops, type DropState } from "./drop";
 import { fileName } from "./format";
+import { JobScreen } from "./job/JobScreen";
 import { run } from "./result";
+import { SettingsScreen } from "./settings/SettingsScreen";
 
 type Screen =
   | { kind: "start" }
   | { kind: "reading"; path: string }
-  | { kind: "job"; job: JobView }
+  | { kind: "job"; id: string; autoRun: boolean }
+  | { kind: "settings" }
   | { kind: "failed"; path: string; message: string };
 
 export function App() {
@@ -31,7 +32,7 @@ export function App() {
       setScreen({ kind: "reading", path });
       const outcome = await run(commands.openVideo(path));
       if (outcome.ok) {
-        setScreen({ kind: "job", job: outcome.value });
+        setScreen({ kind: "job", id: outcome.value.id, autoRun: true });
         await refreshJobs();
       } else {
         setScreen({ kind: "failed", path, message: outcome.message });
@@ -69,6 +70,14 @@ export function App() {
     };
   }, [openPath]);
 
+  // A video named on the command line opens the same way as a dropped one.
+  useEffect(() => {
+    if (!listening) return;
+    void run(commands.takeInitialFile()).then((outcome) => {
+      if (outcome.ok && outcome.value) void openPath(outcome.value);
+    });
+  }, [listening, openPath]);
+
   const pick = async () => {
     const outcome = await run(commands.pickVideo());
     if (!outcome.ok) setNotice(outcome.message);
@@ -77,18 +86,19 @@ export function App() {
 
   const openJob = async (id: string) => {
     const outcome = await run(commands.loadJob(id));
-    if (outcome.ok) setScreen({ kind: "job", job: outcome.value });
+    if (outcome.ok) setScreen({ kind: "job", id: outcome.value.id, autoRun: false });
     else setNotice(outcome.message);
   };
 
   const deleteJob = async (id: string) => {
     const outcome = await run(commands.deleteJob(id));
     if (!outcome.ok) setNotice(outcome.message);
-    if (screen.kind === "job" && screen.job.id === id) setScreen({ kind: "start" });
+    if (screen.kind === "job" && screen.id === id) setScreen({ kind: "start" });
     await refreshJobs();
   };
 
-  const currentId = screen.kind === "job" ? screen.job.id : null;
+  const currentId = screen.kind === "job" ? screen.id : null;
+  const showDropzone = screen.kind !== "settings";
   return (
     <div class="shell">
       <header class="topbar">
@@ -96,6 +106,13 @@ export function App() {
         <div class="actions">
           <button type="button" class="primary" onClick={() => void pick()}>
             Open video…
+          </button>
+          <button
+            type="button"
+            aria-pressed={screen.kind === "settings"}
+            onClick={() => setScreen(screen.kind === "settings" ? { kind: "start" } : { kind: "settings" })}
+          >
+            {screen.kind === "settings" ? "Close settings" : "Models & settings"}
           </button>
           <span class="device" title={appInfo ? `Data folder: ${appInfo.dataDir}` : undefined}>
             {appInfo ? `${appInfo.device} · v${appInfo.version}` : "…"}
@@ -112,6 +129,7 @@ export function App() {
           </p>
         )}
         <section
+          hidden={!showDropzone}
           class={`dropzone ${drop === "hovering" ? "hovering" : ""} ${screen.kind === "job" ? "compact" : ""}`}
           aria-label="Drop a video here"
           data-testid="dropzone"
@@ -120,14 +138,14 @@ export function App() {
           <p class="big">{drop === "hovering" ? "Release to open" : "Drop a video here"}</p>
           <p class="hint">MP4, MOV, MKV or WebM. The music is made on this computer; nothing is uploaded.</p>
         </section>
-        <ScreenView screen={screen} />
+        <ScreenView screen={screen} appInfo={appInfo} onChanged={() => void refreshJobs()} />
         <History jobs={jobs} currentId={currentId} onOpen={(id) => void openJob(id)} onDelete={(id) => void deleteJob(id)} />
       </main>
     </div>
   );
 }
 
-function ScreenView({ screen }: { screen: Screen }) {
+function ScreenView({ screen, appInfo, onChanged }: { screen: Screen; appInfo: AppInfo | null; onChanged: () => void }) {
   switch (screen.kind) {
     case "start":
       return null;
@@ -145,11 +163,8 @@ function ScreenView({ screen }: { screen: Screen }) {
         </div>
       );
     case "job":
-      return (
-        <section class="job" data-testid="job">
-          <MediaCard info={screen.job.media} />
-          <ThumbnailStrip jobId={screen.job.id} />
-        </section>
-      );
+      return <JobScreen key={screen.id} jobId={screen.id} autoRun={screen.autoRun} onChanged={onChanged} />;
+    case "settings":
+      return <SettingsScreen appInfo={appInfo} />;
   }
 }

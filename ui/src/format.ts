@@ -1,6 +1,11 @@
 // Formatting of media facts for people: durations, sizes, stream summaries.
 import type { MediaInfo, VideoStreamInfo } from "./bindings";
 
+/** Rust's f64 arrives as `number | null` (JSON has no NaN): a usable number or the fallback. */
+export function num(value: number | null | undefined, fallback = 0): number {
+  return typeof value === "number" && Number.isFinite(value) ? value : fallback;
+}
+
 /** "1:05", "1:02:03", or "0:04.5" for clips under ten seconds. */
 export function formatDuration(seconds: number | null): string {
   if (seconds === null || !Number.isFinite(seconds) || seconds < 0) return "–";
@@ -14,8 +19,8 @@ export function formatDuration(seconds: number | null): string {
 }
 
 /** "812 B", "1.4 MB", "2.10 GB" (decimal units, as file managers show). */
-export function formatBytes(bytes: number): string {
-  if (!Number.isFinite(bytes) || bytes < 0) return "–";
+export function formatBytes(bytes: number | null): string {
+  if (bytes === null || !Number.isFinite(bytes) || bytes < 0) return "–";
   const units = ["B", "kB", "MB", "GB", "TB"];
   let value = bytes;
   let unit = 0;

@@ -21,7 +21,7 @@ const tinyJpeg =
 
 function scenario(): Scenario {
   return {
-    appInfo: { version: "0.1.0", device: "CPU", dataDir: "/home/me/.local/share/bgm-studio" },
+    appInfo: { version: "0.1.0", device: "CPU", dataDir: "/home/me/.local/share/bgm-studio", gpuMemoryBytes: null, secondsPerStep: 41.5 },
     media: {
       "/videos/beach day.mp4": beach,
       "/videos/notes.mp4": {

@@ -1,0 +1,76 @@
+import type { SectionView } from "../bindings";
+import { formatDuration, num } from "../format";
+import { EMOTIONS, emotionColour, formatConfidence, spanStyle } from "../logic/timeline";
+
+interface Props {
+  sections: SectionView[];
+  duration: number | null;
+  position: number;
+  editable: boolean;
+  onSeek: (seconds: number) => void;
+  onEmotion: (section: number, emotion: string) => void;
+}
+
+/** The emotion sections as coloured bands under the video, with a playhead; each section's
+ *  emotion can be changed, and the music plan follows it. */
+export function EmotionTimeline({ sections, duration, position, editable, onSeek, onEmotion }: Props) {
+  const head = spanStyle(0, position, duration).width;
+  return (
+    <section class="timeline" aria-label="Emotion timeline" data-testid="timeline">
+      <div
+        class="bands"
+        onClick={(e) => {
+          const box = e.currentTarget.getBoundingClientRect();
+          if (box.width > 0) onSeek(((e.clientX - box.left) / box.width) * num(duration));
+        }}
+      >
+        {sections.map((s, i) => {
+          const { left, width } = spanStyle(s.start, s.end, duration);
+          return (
+            <div
+              key={`${s.start}-${i}`}
+              class="band"
+              data-testid="timeline-section"
+              data-emotion={s.emotion}
+              style={{ left: `${left}%`, width: `${width}%`, background: emotionColour(s.emotion) }}
+              title={`${s.emotion} · ${formatDuration(s.start)}–${formatDuration(s.end)}`}
+            >
+              <span>{s.emotion}</span>
+            </div>
+          );
+        })}
+        <div class="playhead" style={{ left: `${head}%` }} aria-hidden="true" />
+      </div>
+      <ul class="section-list">
+        {sections.map((s, i) => (
+          <li key={`${s.start}-${i}`}>
+            <span class="swatch" style={{ background: emotionColour(s.emotion) }} aria-hidden="true" />
+            <span class="when">
+              {formatDuration(s.start)}–{formatDuration(s.end)}
+            </span>
+            <label>
+              <span class="visually-hidden">Emotion of section {i + 1}</span>
+              <select
+                value={s.emotion}
+                disabled={!editable}
+                data-testid="section-emotion"
+                onChange={(e) => onEmotion(i, e.currentTarget.value)}
+              >
+                {EMOTIONS.map((emotion) => (
+                  <option key={emotion} value={emotion}>
+                    {emotion}
+                  </option>
+                ))}
+              </select>
+            </label>
+            <span class="muted">
+              {s.emotion === s.detected
+                ? `detected, ${formatConfidence(s.confidence)} sure`
+                : `detected ${s.detected} (${formatConfidence(s.confidence)}), changed by you`}
+            </span>
+          </li>
+        ))}
+      </ul>
+    </section>
+  );
+}

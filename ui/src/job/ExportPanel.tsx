@@ -1,0 +1,114 @@
+import { useEffect, useState } from "preact/hooks";
+import type { AppSettings } from "../bindings";
+import { num } from "../format";
+
+export type ExportStatus =
+  | { kind: "idle" }
+  | { kind: "exporting"; fraction: number }
+  | { kind: "done"; path: string; sizeBytes: number }
+  | { kind: "failed"; message: string };
+
+interface Props {
+  selected: number;
+  ready: boolean;
+  busy: boolean;
+  status: ExportStatus;
+  settings: AppSettings | null;
+  onExport: () => void;
+  onCancel: () => void;
+  onShow: (path: string) => void;
+  onRemix: (settings: AppSettings) => void;
+}
+
+/** Export the chosen candidate; the mix settings (music level, ducking, original sound) apply
+ *  to all four candidates and re-mix them without generating again. */
+export function ExportPanel({ selected, ready, busy, status, settings, onExport, onCancel, onShow, onRemix }: Props) {
+  const [draft, setDraft] = useState<AppSettings | null>(settings);
+  useEffect(() => setDraft(settings), [settings]);
+  const changed =
+    draft !== null &&
+    settings !== null &&
+    (draft.musicLevelDb !== settings.musicLevelDb ||
+      draft.duckDepthDb !== settings.duckDepthDb ||
+      draft.originalAudio !== settings.originalAudio);
+  return (
+    <section class="panel export" aria-label="Export" data-testid="export">
+      <header class="panel-head">
+        <h2>Export</h2>
+      </header>
+      {draft && (
+        <div class="mix-settings">
+          <label>
+            <span>Original sound</span>
+            <select
+              value={draft.originalAudio}
+              disabled={busy}
+              data-testid="original-audio"
+              onChange={(e) => setDraft({ ...draft, originalAudio: e.currentTarget.value })}
+            >
+              <option value="duck">Keep, music ducks under speech</option>
+              <option value="keep">Keep, music at one level</option>
+              <option value="replace">Replace with the music</option>
+            </select>
+          </label>
+          <label>
+            <span>Music level: {num(draft.musicLevelDb) > 0 ? "+" : ""}{num(draft.musicLevelDb)} dB</span>
+            <input
+              type="range"
+              min={-24}
+              max={12}
+              step={1}
+              value={num(draft.musicLevelDb)}
+              disabled={busy}
+              data-testid="music-level"
+              onInput={(e) => setDraft({ ...draft, musicLevelDb: Number(e.currentTarget.value) })}
+            />
+          </label>
+          <label>
+            <span>Duck depth: {draft.duckDepthDb} dB</span>
+            <input
+              type="range"
+              min={0}
+              max={30}
+              step={1}
+              value={num(draft.duckDepthDb)}
+              disabled={busy || draft.originalAudio !== "duck"}
+              data-testid="duck-depth"
+              onInput={(e) => setDraft({ ...draft, duckDepthDb: Number(e.currentTarget.value) })}
+            />
+          </label>
+          <button type="button" disabled={!changed || busy} onClick={() => onRemix(draft)} data-testid="remix">
+            Apply and re-mix
+          </button>
+        </div>
+      )}
+      <div class="export-row">
+        {status.kind === "exporting" ? (
+          <>
+            <progress max={1} value={status.fraction} aria-label="Export progress" data-testid="export-progress" />
+            <button type="button" onClick={onCancel}>
+              Cancel
+            </button>
+          </>
+        ) : (
+          <button type="button" class="primary" disabled={!ready || busy || changed} onClick={onExport} data-testid="export-button">
+            Export with candidate {selected + 1}…
+          </button>
+        )}
+        {status.kind === "done" && (
+          <span class="done" data-testid="export-done">
+            Saved {status.path}{" "}
+            <button type="button" class="link" onClick={() => onShow(status.path)}>
+              Show in folder
+            </button>
+          </span>
+        )}
+        {status.kind === "failed" && (
+          <span class="error inline" role="alert">
+            {status.message}
+          </span>
+        )}
+      </div>
+    </section>
+  );
+}

@@ -1,0 +1,180 @@
+import { useCallback, useEffect, useState } from "preact/hooks";
+import { commands, type AppInfo, type AppSettings, type DownloadProgressView, type ModelView } from "../bindings";
+import { channel } from "../channel";
+import { formatBytes, num } from "../format";
+import { run } from "../result";
+
+interface Props {
+  appInfo: AppInfo | null;
+}
+
+/** Models on disk (with downloads), the compute device, and the pipeline's choices. */
+export function SettingsScreen({ appInfo }: Props) {
+  const [models, setModels] = useState<ModelView[]>([]);
+  const [downloads, setDownloads] = useState<Record<string, DownloadProgressView>>({});
+  const [settings, setSettings] = useState<AppSettings | null>(null);
+  const [message, setMessage] = useState<string | null>(null);
+
+  const refresh = useCallback(async () => {
+    const outcome = await run(commands.listModels());
+    if (outcome.ok) setModels(outcome.value);
+    else setMessage(outcome.message);
+  }, []);
+
+  useEffect(() => {
+    void refresh();
+    void run(commands.getSettings()).then((outcome) => {
+      if (outcome.ok) setSettings(outcome.value);
+    });
+  }, [refresh]);
+
+  const download = async (name: string) => {
+    const progress = channel<DownloadProgressView>((p) => setDownloads((prev) => ({ ...prev, [name]: p })));
+    setModels((prev) => prev.map((m) => (m.name === name ? { ...m, downloading: true } : m)));
+    const outcome = await run(commands.downloadModel(name, progress));
+    setDownloads((prev) => {
+      const { [name]: _, ...rest } = prev;
+      return rest;
+    });
+    if (outcome.ok) setModels(outcome.value);
+    else {
+      setMessage(`${name}: ${outcome.message}`);
+      await refresh();
+    }
+  };
+
+  const save = async (next: AppSettings) => {
+    setSettings(next);
+    const outcome = await run(commands.saveSettings(next));
+    if (outcome.ok) {
+      setSettings(outcome.value);
+      setMessage("Saved. New settings apply to the next run.");
+    } else setMessage(outcome.message);
+  };
+
+  const whisperModels = models.filter((m) => m.kind === "whisper");
+  const onCpu = appInfo?.device === "CPU";
+  return (
+    <section class="settings" data-testid="settings">
+      <section class="panel">
+        <header class="panel-head">
+          <h2>Device</h2>
+        </header>
+        <p data-testid="device-line">
+          Models run on <strong>{appInfo?.device ?? "…"}</strong>
+          {appInfo?.gpuMemoryBytes ? ` · ${formatBytes(appInfo.gpuMemoryBytes)} of GPU memory` : ""}.
+        </p>
+        {onCpu && (
+          <p class="warning" role="note" data-testid="cpu-warning">
+            No GPU is in use, so generating music is slow
+            {appInfo?.secondsPerStep ? `: about ${appInfo.secondsPerStep.toFixed(1)} s per diffusion step, measured on this computer` : ""}.
+            Fewer steps make it faster at some cost in quality.
+          </p>
+        )}
+        {settings && (
+          <div class="fields">
+            <label>
+              <span>Device</span>
+              <select value={settings.device} onChange={(e) => void save({ ...settings, device: e.currentTarget.value })}>
+                <option value="auto">Automatic (GPU when there is one)</option>
+                <option value="cuda">NVIDIA (CUDA)</option>
+                <option value="metal">Apple (Metal)</option>
+                <option value="cpu">CPU</option>
+              </select>
+            </label>
+            <label>
+              <span>Speech model</span>
+              <select
+                value={settings.whisperModel}
+                data-testid="whisper-model"
+                onChange={(e) => void save({ ...settings, whisperModel: e.currentTarget.value })}
+              >
+                {whisperModels.map((m) => (
+                  <option key={m.name} value={m.name}>
+                    {m.name} ({formatBytes(m.expectedBytes)}{m.state === "ready" ? "" : ", not downloaded"})
+                  </option>
+                ))}
+              </select>
+            </label>
+            <label>
+              <span>Diffusion steps per clip</span>
+              <input
+                type="number"
+                min={1}
+                max={150}
+                value={settings.steps ?? 50}
+                data-testid="steps"
+                onChange={(e) => {
+                  const steps = Math.round(Number(e.currentTarget.value));
+                  if (steps >= 1 && steps <= 150) void save({ ...settings, steps });
+                }}
+              />
+            </label>
+          </div>
+        )}
+        {message && (
+          <p class="notice" role="status">
+            {message}
+          </p>
+        )}
+      </section>
+      <section class="panel" aria-label="Models">
+        <header class="panel-head">
+          <h2>Models</h2>
+          <span class="muted">Downloaded once from Hugging Face, then used offline.</span>
+        </header>
+        <table class="models" data-testid="models">
+          <thead>
+            <tr>
+              <th>Model</th>
+              <th>State</th>
+              <th>Size</th>
+              <th />
+            </tr>
+          </thead>
+          <tbody>
+            {models.map((m) => {
+              const p = downloads[m.name];
+              return (
+                <tr key={m.name} data-testid="model-row" data-state={m.state}>
+                  <td>
+                    <strong>{m.name}</strong>
+                    <div class="muted small" title={m.path}>
+                      {m.repo}
+                    </div>
+                  </td>
+                  <td>
+                    {m.downloading && p ? (
+                      <>
+                        <progress max={Math.max(num(p.total), 1)} value={num(p.done)} aria-label={`Downloading ${m.name}`} />
+                        <div class="muted small">
+                          {p.stage} {p.file} · {formatBytes(p.done)} of {formatBytes(p.total)}
+                        </div>
+                      </>
+                    ) : (
+                      m.state
+                    )}
+                  </td>
+                  <td>{formatBytes(m.state === "ready" ? m.bytesOnDisk : m.expectedBytes)}</td>
+                  <td>
+                    {m.downloading ? (
+                      <button type="button" onClick={() => void commands.cancelDownload(m.name)}>
+                        Cancel
+                      </button>
+                    ) : (
+                      m.state !== "ready" && (
+                        <button type="button" onClick={() => void download(m.name)}>
+                          {m.state === "partial" ? "Resume download" : "Download"}
+                        </button>
+                      )
+                    )}
+                  </td>
+                </tr>
+              );
+            })}
+          </tbody>
+        </table>
+      </section>
+    </section>
+  );
+}
