@@ -12,6 +12,8 @@ export default defineConfig({
   timeout: 30_000,
   use: {
     baseURL: `http://127.0.0.1:${port}`,
+    // The smallest window the layout is designed for; one test also checks 1920x1080.
+    viewport: { width: 1280, height: 800 },
     launchOptions: {
       executablePath: process.env["CHROMIUM_PATH"] ?? "/usr/bin/chromium",
       args: [

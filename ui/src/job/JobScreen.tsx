@@ -182,6 +182,7 @@ export function JobScreen({ jobId, autoRun, onChanged }: Props) {
           altKey: e.altKey,
           targetTag: target?.tagName,
           targetEditable: target?.isContentEditable,
+          inAudition: target !== null && target.closest("[data-testid=audition]") !== null,
         },
         details?.candidates.filter((c) => c.ready).length ?? 0,
       );

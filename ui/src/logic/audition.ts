@@ -18,6 +18,8 @@ export interface KeyInput {
   /** The focused element's tag name, upper case, and whether it is editable. */
   targetTag?: string | undefined;
   targetEditable?: boolean | undefined;
+  /** Whether the focused element is one of the audition's own controls (cards, play). */
+  inAudition?: boolean | undefined;
 }
 
 /** What a key press means, or null when it is not ours (typing in a field, shortcuts). */
@@ -29,8 +31,9 @@ export function auditionAction(input: KeyInput, candidates: number): AuditionAct
     const index = Number(input.key) - 1;
     return index < candidates ? { kind: "select", index } : null;
   }
-  // A focused button already acts on space; taking it too would press it twice.
-  if (input.key === " " && tag !== "BUTTON") return { kind: "toggle" };
+  // A focused button elsewhere acts on space itself; the audition's own buttons (a card just
+  // clicked, the play button) mean play or pause.
+  if (input.key === " " && (tag !== "BUTTON" || input.inAudition)) return { kind: "toggle" };
   const step = input.shiftKey ? SEEK_STEP_LARGE : SEEK_STEP;
   if (input.key === "ArrowRight") return { kind: "seek", delta: step };
   if (input.key === "ArrowLeft") return { kind: "seek", delta: -step };

@@ -3,7 +3,21 @@
 // native file drop.
 import { emit } from "@tauri-apps/api/event";
 import { mockIPC, mockWindows } from "@tauri-apps/api/mocks";
-import type { AppInfo, CommandError, JobListItem, JobView, MediaInfo, ThumbnailView } from "../../src/bindings";
+import type { Channel } from "@tauri-apps/api/core";
+import type {
+  AppInfo,
+  AppSettings,
+  CommandError,
+  JobDetails,
+  JobListItem,
+  JobView,
+  MediaInfo,
+  ModelView,
+  PlayerState,
+  StageName,
+  StageProgress,
+  ThumbnailView,
+} from "../../src/bindings";
 
 export interface Scenario {
   appInfo: AppInfo;
@@ -13,7 +27,27 @@ export interface Scenario {
   picked: string | null;
   thumbnails: ThumbnailView[];
   jobs: JobView[];
+  /** What a job looks like before any stage ran, and after all of them. */
+  fresh: Omit<JobDetails, "job">;
+  finished: Omit<JobDetails, "job">;
+  /** Jobs already run to the end. */
+  finishedIds: string[];
+  /** Milliseconds between progress events of a run (a cancel can land in between). */
+  stepMs: number;
+  /** The error a run ends with instead of finishing, if any. */
+  runError: CommandError | null;
+  /** The path the save dialog returns (null: cancelled). */
+  exportPath: string | null;
+  /** Why the player cannot open an audio device, if it cannot. */
+  playerError: string | null;
+  settings: AppSettings;
+  models: ModelView[];
 }
+
+type Handler = (cmd: string, args: Record<string, unknown>) => unknown;
+
+const STAGES: StageName[] = ["decode", "transcribe", "emotions", "plan", "generate", "mix"];
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 declare global {
   interface Window {
@@ -34,6 +68,108 @@ function listItem(job: JobView): JobListItem {
 }
 
 let nextId = 1;
+let cancelled = false;
+
+/** A pretend player: position follows the wall clock while it plays. */
+const player = {
+  state: { loaded: false, index: null, playing: false, position: 0, duration: 0, error: null } as PlayerState,
+  since: 0,
+  now(): PlayerState {
+    const s = this.state;
+    if (s.playing) {
+      const position = Math.min(s.duration ?? 0, (s.position ?? 0) + (Date.now() - this.since) / 1000);
+      this.state = { ...s, position, playing: position < (s.duration ?? 0) };
+      this.since = Date.now();
+    }
+    return this.state;
+  },
+  set(change: Partial<PlayerState>): PlayerState {
+    this.now();
+    this.state = { ...this.state, ...change };
+    this.since = Date.now();
+    return this.state;
+  },
+};
+
+function scenarioOrThrow(): Scenario {
+  const scenario = window.__BGM_SCENARIO__;
+  if (!scenario) throw new Error("no scenario set");
+  return scenario;
+}
+
+/** Sends the stage events of a whole run, then finishes (or fails, or stops when cancelled). */
+async function runStages(id: string, progress: Channel<StageProgress>, only?: StageName[]) {
+  const scenario = scenarioOrThrow();
+  cancelled = false;
+  const send = (stage: StageName, fraction: number, message: string, etaSeconds: number | null) =>
+    progress.onmessage({ job: id, stage, fraction, message, etaSeconds });
+  for (const stage of only ?? STAGES) {
+    send(stage, 0, "started", null);
+    for (const fraction of [0.25, 0.5, 0.75]) {
+      await sleep(scenario.stepMs);
+      if (cancelled) throw { kind: "cancelled", message: "cancelled" } satisfies CommandError;
+      if (stage === "transcribe" && scenario.runError && fraction === 0.5) throw scenario.runError;
+      send(stage, fraction, "running", (1 - fraction) * 40);
+    }
+    send(stage, 1, "done", 0);
+  }
+  scenario.finishedIds.push(id);
+  return { job: scenario.jobs.find((j) => j.id === id), ...scenario.finished };
+}
+
+const extraCommands: Record<string, Handler> = {
+  take_initial_file: () => null,
+  get_settings: () => scenarioOrThrow().settings,
+  save_settings: (_, args) => {
+    const scenario = scenarioOrThrow();
+    scenario.settings = args["settings"] as AppSettings;
+    return scenario.settings;
+  },
+  list_models: () => scenarioOrThrow().models,
+  run_job: (_, args) => runStages(args["id"] as string, args["progress"] as Channel<StageProgress>),
+  regenerate_candidate: (_, args) =>
+    runStages(args["id"] as string, args["progress"] as Channel<StageProgress>, ["generate", "mix"]),
+  cancel_job: () => {
+    cancelled = true;
+    return true;
+  },
+  set_section_emotion: (_, args) => {
+    const scenario = scenarioOrThrow();
+    const section = scenario.finished.sections[args["section"] as number];
+    if (section) section.emotion = args["emotion"] as string;
+    return { job: scenario.jobs.find((j) => j.id === args["id"]), ...scenario.finished };
+  },
+  set_prompt: (_, args) => {
+    const scenario = scenarioOrThrow();
+    const section = scenario.finished.sections[args["section"] as number];
+    if (section) section.prompts[args["candidate"] as number] = args["prompt"] as string;
+    return { job: scenario.jobs.find((j) => j.id === args["id"]), ...scenario.finished };
+  },
+  pick_export_path: () => scenarioOrThrow().exportPath,
+  export_job: async (_, args) => {
+    const progress = args["progress"] as Channel<number | null>;
+    for (const fraction of [0.2, 0.6, 1]) {
+      await sleep(scenarioOrThrow().stepMs);
+      progress.onmessage(fraction);
+    }
+    return { path: args["dest"] as string, sizeBytes: 1_234_567 };
+  },
+  show_in_folder: () => null,
+  player_load: () => {
+    const scenario = scenarioOrThrow();
+    if (scenario.playerError) throw { kind: "internal", message: scenario.playerError } satisfies CommandError;
+    return player.set({ loaded: true, index: 0, playing: false, position: 0, duration: 12, error: null });
+  },
+  player_select: (_, args) => player.set({ index: args["index"] as number }),
+  player_play: () => player.set({ playing: true }),
+  player_pause: () => player.set({ playing: false }),
+  player_seek: (_, args) => player.set({ position: Math.max(0, Math.min(12, args["seconds"] as number)) }),
+  player_state: () => player.now(),
+  player_unload: () => {
+    player.set({ loaded: false, index: null, playing: false, position: 0, duration: 0 });
+    return null;
+  },
+};
 
 window.__BGM_CALLS__ = [];
 mockWindows("main");
@@ -47,7 +183,16 @@ mockIPC(
       if (!job) throw { kind: "badInput", message: `there is no job ${id}` } satisfies CommandError;
       return job;
     };
+    const job = (id: string) => byId(id);
+    const details = (id: string): JobDetails => ({
+      job: job(id),
+      ...(scenario.finishedIds.includes(id) ? scenario.finished : scenario.fresh),
+    });
+    const extra = extraCommands[cmd];
+    if (extra) return extra(cmd, args as Record<string, unknown>);
     switch (cmd) {
+      case "job_details":
+        return details((args as { id: string }).id);
       case "app_info":
         return scenario.appInfo;
       case "pick_video":

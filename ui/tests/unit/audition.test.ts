@@ -20,6 +20,8 @@ describe("audition keys", () => {
     // A focused button handles space itself.
     expect(auditionAction({ key: " ", targetTag: "BUTTON" }, 4)).toBeNull();
     expect(auditionAction({ key: "2", targetTag: "BUTTON" }, 4)).toEqual({ kind: "select", index: 1 });
+    // ...but on a candidate card or the play button, space is play/pause.
+    expect(auditionAction({ key: " ", targetTag: "BUTTON", inAudition: true }, 4)).toEqual({ kind: "toggle" });
   });
 
   it("seeks inside the track", () => {
