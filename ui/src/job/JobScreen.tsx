@@ -200,7 +200,7 @@ export function JobScreen({ jobId, autoRun, onChanged }: Props) {
     const outcome = await run(call);
     if (outcome.ok) {
       setDetails(outcome.value);
-      setMessage("Plan changed: run the job again to hear it.");
+      setMessage("Plan changed: press “Run again” to hear it; only the music is made again.");
     } else setMessage(outcome.message);
   };
 

@@ -26,11 +26,10 @@ export function StagePanel({ rows, overall, busy, complete, onRun, onCancel }: P
             Cancel
           </button>
         ) : (
-          !complete && (
-            <button type="button" class="primary" onClick={onRun} data-testid="run">
-              {runLabel}
-            </button>
-          )
+          // When complete, running again redoes only what an edit or a setting made stale.
+          <button type="button" class={complete ? "" : "primary"} onClick={onRun} data-testid="run">
+            {runLabel}
+          </button>
         )}
       </header>
       <ol>

@@ -294,7 +294,7 @@ test("a section's emotion and a prompt can be changed", async ({ page }) => {
   const prompt = page.getByTestId("prompt").first();
   await prompt.locator("textarea").fill("gentle music box, slow");
   await prompt.getByRole("button", { name: "Save prompt" }).click();
-  await expect(page.getByTestId("job-message")).toContainText("run the job again");
+  await expect(page.getByTestId("job-message")).toContainText("Run again");
   const edits = await page.evaluate(() =>
     window.__BGM_CALLS__.filter((c) => c.cmd === "set_section_emotion" || c.cmd === "set_prompt").map((c) => c.args),
   );
