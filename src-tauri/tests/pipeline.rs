@@ -109,6 +109,31 @@ fn a_video_with_speech_gets_four_mixes_and_exports() {
         );
     }
 
+    // What the window's job view reads from the finished job.
+    let view = bgm_studio::commands::read_job_details(
+        store.load(job.id).unwrap(),
+        &store.dir(job.id),
+        false,
+    );
+    assert!(view.stages.iter().all(|s| s.state == StageState::Done));
+    assert!(!view.transcript.is_empty() && !view.sections.is_empty());
+    assert!(view.sections.iter().all(|s| s.prompts.len() == 4));
+    for (n, c) in view.candidates.iter().enumerate() {
+        assert!(c.ready, "candidate {n}");
+        assert!(c
+            .preview
+            .as_deref()
+            .is_some_and(|p| p.starts_with("data:image/png;base64,")));
+        assert!(c.loudness_lufs.is_some_and(|l| (l - -14.0).abs() <= 1.0));
+    }
+    let timing: bgm_studio::pipeline::DiffusionTiming =
+        serde_json::from_str(&std::fs::read_to_string(files.diffusion_timing()).unwrap()).unwrap();
+    assert_eq!(timing.batch, 8);
+    assert!(
+        timing.seconds_per_step().is_some_and(|s| s > 0.0),
+        "{timing:?}"
+    );
+
     // Export: the video packets are the input's, bit for bit, and the file says what made
     // its music.
     let dest = root.path().join("export.mp4");
