@@ -118,6 +118,44 @@ fn unet_noise_prediction_matches_diffusers() {
     assert!(err < UNET_EXACT_GELU_TOLERANCE, "{err}");
 }
 
+/// On the CPU the UNet batch goes through in slices of two rows (to bound attention memory):
+/// the result is the one-call result, row for row, including a batch that is not a multiple.
+#[test]
+fn sliced_unet_batches_match_one_call() {
+    let model = tiny_model();
+    let m = manifest();
+    let latents = array("unet_latents");
+    let embeddings = array("unet_embeddings");
+    let latents = candle_core::Tensor::cat(
+        &[
+            &latents,
+            &(&latents * 0.5).unwrap(),
+            &latents.neg().unwrap(),
+        ],
+        0,
+    )
+    .unwrap();
+    let embeddings = candle_core::Tensor::cat(&[&embeddings, &embeddings, &embeddings], 0).unwrap();
+    let rows = latents.dim(0).unwrap();
+    assert!(rows > bgm_models::riffusion::CPU_UNET_ROWS, "{rows} rows");
+    let latents = latents.narrow(0, 0, rows - 1).unwrap();
+    let embeddings = embeddings.narrow(0, 0, rows - 1).unwrap();
+    let sliced = model
+        .predict_noise(&latents, m.unet_timestep as f64, &embeddings)
+        .unwrap();
+    let whole = model
+        .unet
+        .forward(&latents, m.unet_timestep as f64, &embeddings)
+        .unwrap();
+    assert_eq!(sliced.dims(), whole.dims());
+    let err = max_abs_error(&sliced, &whole);
+    eprintln!(
+        "sliced vs one-call UNet, {} rows: max abs {err:e}",
+        rows - 1
+    );
+    assert!(err < 1e-4, "{err}");
+}
+
 #[test]
 fn vae_decode_and_encode_mean_match_diffusers() {
     let model = tiny_model();

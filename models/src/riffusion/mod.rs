@@ -28,7 +28,7 @@ pub use long::{
     clip_seed, generate_long, plan_clips, stitch, total_columns, ClipPlan, LongMusic, LongOptions,
     COLUMNS_PER_SECOND, DEFAULT_OVERLAP,
 };
-pub use model::{RiffusionModel, MODEL_NAME};
+pub use model::{RiffusionModel, CPU_UNET_ROWS, MODEL_NAME};
 pub use rng::{seeded_noise, NoiseRng};
 pub use scheduler::{Scheduler, SchedulerKind};
 pub use text_encoder::TextEncoder;

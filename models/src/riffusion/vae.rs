@@ -106,11 +106,17 @@ impl Vae {
 
     /// Unscaled latents (what the UNet works on, `/ scaling_factor` already applied by the
     /// caller or not: see [`Vae::decode_latents`]) to images in [-1, 1].
+    ///
+    /// One image at a time: a 512×512 decode holds several 128-channel full-resolution
+    /// activations (0.13 GB each per image in f32), so four at once added gigabytes to the
+    /// peak, and the work per image is the same either way.
     pub fn decode_raw(&self, latents: &Tensor) -> Result<Tensor> {
-        Ok(self
-            .model
-            .decode(&latents.to_dtype(self.dtype)?)?
-            .to_dtype(DType::F32)?)
+        per_row(latents, |row| {
+            Ok(self
+                .model
+                .decode(&row.to_dtype(self.dtype)?)?
+                .to_dtype(DType::F32)?)
+        })
     }
 
     /// UNet latents to images in [0, 1], shape (batch, 3, height, width).
@@ -121,8 +127,11 @@ impl Vae {
 
     /// Images in [-1, 1] to the mean of their latent distribution (unscaled).
     pub fn encode_mean_raw(&self, images: &Tensor) -> Result<Tensor> {
-        let dist = self.model.encode(&images.to_dtype(self.dtype)?)?;
-        Ok(dist.sample()?.to_dtype(DType::F32)?)
+        // One image at a time, as in decoding.
+        per_row(images, |row| {
+            let dist = self.model.encode(&row.to_dtype(self.dtype)?)?;
+            Ok(dist.sample()?.to_dtype(DType::F32)?)
+        })
     }
 
     /// Images in [0, 1] to UNet latents (mean, scaled by `scaling_factor`).
@@ -130,4 +139,12 @@ impl Vae {
         let raw = self.encode_mean_raw(&((images * 2.0)? - 1.0)?)?;
         Ok((raw * self.settings.scaling_factor)?)
     }
+}
+
+/// `f` applied to each row (batch item) of `batch`, the results joined back into a batch.
+fn per_row(batch: &Tensor, f: impl Fn(&Tensor) -> Result<Tensor>) -> Result<Tensor> {
+    let rows = (0..batch.dim(0)?)
+        .map(|i| f(&batch.narrow(0, i, 1)?))
+        .collect::<Result<Vec<_>>>()?;
+    Ok(Tensor::cat(&rows, 0)?)
 }
