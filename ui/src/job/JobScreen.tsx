@@ -40,6 +40,8 @@ export function JobScreen({ jobId, autoRun, onChanged }: Props) {
   const [player, setPlayer] = useState<PlayerState | null>(null);
   const [playerError, setPlayerError] = useState<string | null>(null);
   const [selected, setSelected] = useState(0);
+  const selectedRef = useRef(0);
+  selectedRef.current = selected;
   const [exportStatus, setExportStatus] = useState<ExportStatus>({ kind: "idle" });
   const [settings, setSettings] = useState<AppSettings | null>(null);
   const [videoTime, setVideoTime] = useState(0);
@@ -116,7 +118,9 @@ export function JobScreen({ jobId, autoRun, onChanged }: Props) {
       if (outcome.ok) {
         setPlayerError(null);
         setPlayer(outcome.value);
-        setSelected(0);
+        // A candidate picked while the mixes were loading stays picked.
+        const wanted = selectedRef.current;
+        if (wanted !== 0) void run(commands.playerSelect(wanted)).then((o) => o.ok && setPlayer(o.value));
       } else {
         setPlayerError(`Playback is unavailable: ${outcome.message}`);
       }

@@ -263,7 +263,9 @@ test("a failing stage shows its error in place", async ({ page }) => {
 test("export: the save dialog, progress, then show in folder", async ({ page }) => {
   await start(page, { ...scenario(), stepMs: 150 });
   await page.getByRole("button", { name: "old trip.mov", exact: true }).click();
+  await expect(page.getByTestId("play")).toBeEnabled();
   await page.keyboard.press("2");
+  await expect(page.getByTestId("export-button")).toHaveText("Export with candidate 2…");
   await page.getByTestId("export-button").click();
   await expect(page.getByTestId("export-progress")).toBeVisible();
   await shot(page, "export-progress");
