@@ -71,6 +71,14 @@ impl Settings {
 }
 
 impl Settings {
+    /// The device the model stages use: `flag`, else `BGM_DEVICE`, else this setting.
+    pub fn open_device(
+        &self,
+        flag: Option<DevicePreference>,
+    ) -> Result<bgm_models::device::ComputeDevice, bgm_models::device::DeviceError> {
+        bgm_models::device::ComputeDevice::open(device_preference(flag, self)?)
+    }
+
     /// The pipeline's configuration with these settings applied.
     pub fn apply_to(&self, config: &mut PipelineConfig) {
         config.whisper_model = self.whisper_model.clone();

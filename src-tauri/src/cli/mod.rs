@@ -302,8 +302,7 @@ fn run_command(
 
 /// The device for the model stages: the flag, else `BGM_DEVICE`, else the setting.
 fn open_device(flag: Option<DevicePreference>) -> anyhow::Result<ComputeDevice> {
-    let settings = Settings::load_from(&Settings::path());
-    Ok(ComputeDevice::open(device_preference(flag, &settings)?)?)
+    Ok(Settings::load_from(&Settings::path()).open_device(flag)?)
 }
 
 fn show_device(flag: Option<DevicePreference>, json: bool) -> anyhow::Result<()> {

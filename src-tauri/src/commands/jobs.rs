@@ -9,8 +9,8 @@ use serde::Serialize;
 use tauri::{AppHandle, Manager};
 use tauri_plugin_dialog::DialogExt;
 
-use super::{blocking, internal, CommandError, UserFiles};
-use crate::jobs::{JobId, JobManifest, JobStore, JobSummary, StageName};
+use super::{blocking, enum_word, internal, CommandError, UserFiles};
+use crate::jobs::{JobId, JobManifest, JobStore, JobSummary};
 use crate::media::{self, MediaInfo};
 
 /// A job as the window shows it.
@@ -63,16 +63,9 @@ impl From<JobSummary> for JobListItem {
             created_unix: s.created_unix.min(u64::from(u32::MAX)) as u32,
             input: s.input.display().to_string(),
             duration_seconds: s.duration_seconds,
-            done_through: s.done_through.map(stage_id),
+            done_through: s.done_through.as_ref().map(enum_word),
         }
     }
-}
-
-fn stage_id(stage: StageName) -> String {
-    serde_json::to_value(stage)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_default()
 }
 
 /// An id from the page is untrusted: it must be a uuid before it names a folder.

@@ -138,9 +138,11 @@ pub async fn take_initial_file(
 pub async fn app_info() -> Result<AppInfo, CommandError> {
     blocking(|| {
         let settings = crate::settings::Settings::load_from(&crate::settings::Settings::path());
-        let preference = crate::settings::device_preference(None, &settings).map_err(internal)?;
-        let device = bgm_models::device::ComputeDevice::open(preference).map_err(internal)?;
-        let device = device.kind.to_string();
+        let device = settings
+            .open_device(None)
+            .map_err(internal)?
+            .kind
+            .to_string();
         Ok(AppInfo {
             version: env!("CARGO_PKG_VERSION").to_string(),
             seconds_per_step: measured_step_seconds(&device),
@@ -163,6 +165,15 @@ fn measured_step_seconds(device: &str) -> Option<f64> {
             .then(|| timing.seconds_per_step())
             .flatten()
     })
+}
+
+/// A unit enum as its serde word ("decode", "ready", "cpu"): the same spelling as in the JSON
+/// files and the generated bindings.
+fn enum_word(value: &impl Serialize) -> String {
+    serde_json::to_value(value)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
 }
 
 /// Runs blocking work (file and model I/O) on the blocking pool, never on the async runtime.

@@ -4,7 +4,6 @@
 
 use std::path::{Path, PathBuf};
 
-use bgm_models::device::ComputeDevice;
 use bgm_models::emotion::Emotion;
 use bgm_models::plan::MusicPlan;
 use bgm_models::weights::WeightsConfig;
@@ -16,12 +15,12 @@ use tauri_plugin_dialog::DialogExt;
 use super::details::{read_job_details, JobDetails};
 use super::jobs::{parse_id, store};
 use super::{blocking, internal, CommandError, ErrorKind, UserFiles};
-use crate::jobs::{write_atomic, JobId, JobManifest, StageName};
+use crate::jobs::{JobId, JobManifest, StageName};
 use crate::pipeline::{
-    export_candidate, ExportRequest, JobFiles, Pipeline, PipelineConfig, PipelineError,
-    StageProgress,
+    export_candidate, load_plan, save_plan, ExportRequest, JobFiles, Pipeline, PipelineConfig,
+    PipelineError, StageProgress,
 };
-use crate::settings::{device_preference, Settings};
+use crate::settings::Settings;
 use crate::tasks::{TaskError, TaskKind, Tasks};
 use crate::video_server::VideoServer;
 
@@ -57,8 +56,7 @@ impl From<TaskError> for CommandError {
 /// The pipeline as the user's settings configure it.
 pub(super) fn pipeline_config() -> Result<PipelineConfig, CommandError> {
     let settings = Settings::load_from(&Settings::path());
-    let preference = device_preference(None, &settings).map_err(internal)?;
-    let device = ComputeDevice::open(preference).map_err(internal)?;
+    let device = settings.open_device(None).map_err(internal)?;
     let mut config = PipelineConfig::new(WeightsConfig::from_env(), device);
     settings.apply_to(&mut config);
     Ok(config)
@@ -211,14 +209,14 @@ async fn edit_plan(
     }
     blocking(move || {
         let files = JobFiles::new(&store().dir(id));
-        let path = files.plan();
-        let text = std::fs::read_to_string(&path).map_err(|_| {
-            bad_input("the plan is not made yet: run the job up to the plan stage first".into())
-        })?;
-        let mut plan = MusicPlan::from_json(&text).map_err(|e| bad_input(e.to_string()))?;
+        if !files.plan().exists() {
+            return Err(bad_input(
+                "the plan is not made yet: run the job up to the plan stage first".into(),
+            ));
+        }
+        let mut plan = load_plan(&files).map_err(|e| bad_input(e.to_string()))?;
         edit(&mut plan)?;
-        let json = plan.to_json().map_err(internal)?;
-        write_atomic(&path, json.as_bytes()).map_err(internal)?;
+        save_plan(&files, &plan)?;
         details(&app, id)
     })
     .await

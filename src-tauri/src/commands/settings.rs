@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use tauri::ipc::Channel;
 use tauri::{AppHandle, Manager};
 
-use super::{blocking, internal, CommandError, ErrorKind};
+use super::{blocking, enum_word, internal, CommandError, ErrorKind};
 use crate::pipeline::mix::OriginalAudio;
 use crate::settings::Settings;
 use crate::tasks::{TaskKind, Tasks};
@@ -34,13 +34,6 @@ pub struct AppSettings {
 pub const STEPS_RANGE: (u32, u32) = (1, 150);
 pub const MUSIC_LEVEL_RANGE_DB: (f32, f32) = (-24.0, 12.0);
 pub const DUCK_DEPTH_RANGE_DB: (f32, f32) = (0.0, 30.0);
-
-fn enum_word(value: &impl Serialize) -> String {
-    serde_json::to_value(value)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_default()
-}
 
 fn from_word<T: for<'de> Deserialize<'de>>(field: &str, word: &str) -> Result<T, CommandError> {
     serde_json::from_value(serde_json::Value::String(word.to_string())).map_err(|_| CommandError {

@@ -1,13 +1,13 @@
 //! The generate stage: Riffusion plays the plan, all four candidates of each clip in one
 //! batch, and each candidate's spectrogram becomes 44.1 kHz stereo music.
 
+use std::time::Instant;
+
 use bgm_models::riffusion::{generate_long, LongOptions, RiffusionModel, SchedulerKind};
 use bgm_models::spectrogram::{
     ImageToAudioOptions, PhaseInit, SpectrogramConverter, SpectrogramParams,
 };
 use bgm_models::task::{CancelToken, Progress};
-use std::time::Instant;
-
 use image::DynamicImage;
 
 use super::error::{PipelineError, Result};

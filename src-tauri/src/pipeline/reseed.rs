@@ -7,8 +7,7 @@ use bgm_models::plan::{MusicPlan, CANDIDATES};
 
 use super::error::{PipelineError, Result};
 use super::files::JobFiles;
-use super::stages::load_plan;
-use crate::jobs::write_atomic;
+use super::stages::{load_plan, save_plan};
 
 /// The next seed in a fixed sequence (a 32-bit mix), so a regeneration is reproducible.
 fn next_seed(seed: u32) -> u32 {
@@ -52,8 +51,7 @@ pub fn reseed_candidate(
             }
         }
     }
-    let json = plan.to_json()?;
-    write_atomic(&path, json.as_bytes()).map_err(|e| PipelineError::file(&path, e))?;
+    save_plan(files, &plan)?;
     Ok(plan)
 }
 

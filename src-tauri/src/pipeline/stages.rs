@@ -184,8 +184,7 @@ pub fn plan(config: &PipelineConfig, files: &JobFiles) -> Result<()> {
     if let Some(steps) = config.steps {
         plan.steps = steps;
     }
-    let json = plan.to_json()?;
-    write_atomic(&files.plan(), json.as_bytes()).map_err(|e| PipelineError::file(&files.plan(), e))
+    save_plan(files, &plan)
 }
 
 /// The plan as the user left it, validated.
@@ -193,6 +192,13 @@ pub fn load_plan(files: &JobFiles) -> Result<MusicPlan> {
     let path = files.plan();
     let text = std::fs::read_to_string(&path).map_err(|e| PipelineError::file(&path, e))?;
     MusicPlan::from_json(&text).map_err(|e| PipelineError::file(&path, e))
+}
+
+/// Writes `plan.json` atomically (the plan stage, regenerations and the user's edits).
+pub fn save_plan(files: &JobFiles, plan: &MusicPlan) -> Result<()> {
+    let json = plan.to_json()?;
+    let path = files.plan();
+    write_atomic(&path, json.as_bytes()).map_err(|e| PipelineError::file(&path, e))
 }
 
 /// Each candidate's loudness after mixing, as stored in `candidates/loudness.json`.
