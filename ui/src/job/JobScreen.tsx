@@ -7,11 +7,12 @@ import {
   type StageName,
   type StageProgress,
 } from "../bindings";
+import type { Channel } from "@tauri-apps/api/core";
 import { channel } from "../channel";
 import { auditionAction, seekTarget, videoCorrection } from "../logic/audition";
 import { isComplete, overallFraction, stageRows } from "../logic/stages";
 import { num } from "../format";
-import { run } from "../result";
+import { run, type CommandResult, type Outcome } from "../result";
 import { MediaCard } from "../components/MediaCard";
 import { ThumbnailStrip } from "../components/ThumbnailStrip";
 import { Audition } from "./Audition";
@@ -53,7 +54,7 @@ export function JobScreen({ jobId, autoRun, onChanged }: Props) {
   const position = player?.loaded ? num(player.position) : videoTime;
 
   const runTask = useCallback(
-    async (task: (progress: ReturnType<typeof channel<StageProgress>>) => Promise<Awaited<ReturnType<typeof commands.runJob>>>) => {
+    async (task: (progress: Channel<StageProgress>) => Promise<CommandResult<JobDetails>>) => {
       setBusy(true);
       setMessage(null);
       setLive({});
@@ -150,7 +151,7 @@ export function JobScreen({ jobId, autoRun, onChanged }: Props) {
     if (!player.playing && !v.paused) v.pause();
   }, [player]);
 
-  const apply = (outcome: Awaited<ReturnType<typeof run<PlayerState>>>) => {
+  const apply = (outcome: Outcome<PlayerState>) => {
     if (outcome.ok) setPlayer(outcome.value);
     else setPlayerError(outcome.message);
   };
@@ -200,7 +201,7 @@ export function JobScreen({ jobId, autoRun, onChanged }: Props) {
     return () => window.removeEventListener("keydown", onKey);
   }, [complete, details, select, toggle, seek, position, player?.duration]);
 
-  const edit = async (call: Promise<Awaited<ReturnType<typeof commands.jobDetails>>>) => {
+  const edit = async (call: Promise<CommandResult<JobDetails>>) => {
     const outcome = await run(call);
     if (outcome.ok) {
       setDetails(outcome.value);

@@ -183,9 +183,8 @@ mockIPC(
       if (!job) throw { kind: "badInput", message: `there is no job ${id}` } satisfies CommandError;
       return job;
     };
-    const job = (id: string) => byId(id);
     const details = (id: string): JobDetails => ({
-      job: job(id),
+      job: byId(id),
       ...(scenario.finishedIds.includes(id) ? scenario.finished : scenario.fresh),
     });
     const extra = extraCommands[cmd];
