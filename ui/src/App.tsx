@@ -114,7 +114,7 @@ export function App() {
           >
             {screen.kind === "settings" ? "Close settings" : "Models & settings"}
           </button>
-          <span class="device" title={appInfo ? `Data folder: ${appInfo.dataDir}` : undefined}>
+          <span class="device" title={appInfo ? [appInfo.deviceNote, `Data folder: ${appInfo.dataDir}`].filter(Boolean).join("\n") : undefined}>
             {appInfo ? `${appInfo.device} · v${appInfo.version}` : "…"}
           </span>
         </div>

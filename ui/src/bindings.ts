@@ -85,7 +85,12 @@ export type AppInfo = {
 	/**  The device the model stages will run on: "CUDA", "Metal" or "CPU". */
 	device: string,
 	dataDir: string,
-	/**  The GPU's memory, where the backend can tell (not yet on any: candle exposes no query). */
+	/**
+	 *  Why the models run on this device rather than a faster one ("CUDA build, no NVIDIA
+	 *  driver found: using the CPU"); null when it is the best the build supports.
+	 */
+	deviceNote: string | null,
+	/**  The GPU's memory (CUDA: the card's; Metal: the recommended working set); null on the CPU. */
 	gpuMemoryBytes: number | null,
 	/**
 	 *  Seconds one denoising step of all four candidates took on this device, from the most

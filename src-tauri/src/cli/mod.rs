@@ -309,17 +309,25 @@ fn show_device(flag: Option<DevicePreference>, json: bool) -> anyhow::Result<()>
     let settings = Settings::load_from(&Settings::path());
     let preference = device_preference(flag, &settings)?;
     let device = ComputeDevice::open(preference)?;
+    let memory = device.memory();
     if json {
         print_json(&serde_json::json!({
             "preference": preference,
             "device": device.kind,
             "dtype": format!("{:?}", device.dtype).to_lowercase(),
+            "note": device.note,
+            "memory": memory,
         }))
     } else {
-        println!(
-            "{} ({:?}), preference: {preference}",
-            device.kind, device.dtype
-        );
+        println!("{}, preference: {preference}", device.describe());
+        if let Some(memory) = memory {
+            const GIB: f64 = (1u64 << 30) as f64;
+            println!(
+                "GPU memory: {:.1} GiB free of {:.1} GiB",
+                memory.free as f64 / GIB,
+                memory.total as f64 / GIB
+            );
+        }
         Ok(())
     }
 }

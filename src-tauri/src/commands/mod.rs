@@ -94,7 +94,10 @@ pub struct AppInfo {
     /// The device the model stages will run on: "CUDA", "Metal" or "CPU".
     pub device: String,
     pub data_dir: String,
-    /// The GPU's memory, where the backend can tell (not yet on any: candle exposes no query).
+    /// Why the models run on this device rather than a faster one ("CUDA build, no NVIDIA
+    /// driver found: using the CPU"); null when it is the best the build supports.
+    pub device_note: Option<String>,
+    /// The GPU's memory (CUDA: the card's; Metal: the recommended working set); null on the CPU.
     pub gpu_memory_bytes: Option<f64>,
     /// Seconds one denoising step of all four candidates took on this device, from the most
     /// recent job that generated music on it.
@@ -138,17 +141,15 @@ pub async fn take_initial_file(
 pub async fn app_info() -> Result<AppInfo, CommandError> {
     blocking(|| {
         let settings = crate::settings::Settings::load_from(&crate::settings::Settings::path());
-        let device = settings
-            .open_device(None)
-            .map_err(internal)?
-            .kind
-            .to_string();
+        let opened = settings.open_device(None).map_err(internal)?;
+        let device = opened.kind.to_string();
         Ok(AppInfo {
             version: env!("CARGO_PKG_VERSION").to_string(),
             seconds_per_step: measured_step_seconds(&device),
             device,
+            device_note: opened.note.clone(),
             data_dir: crate::app::data_dir().display().to_string(),
-            gpu_memory_bytes: None,
+            gpu_memory_bytes: opened.memory().map(|m| m.total as f64),
         })
     })
     .await

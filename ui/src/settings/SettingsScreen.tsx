@@ -64,6 +64,11 @@ export function SettingsScreen({ appInfo }: Props) {
           Models run on <strong>{appInfo?.device ?? "…"}</strong>
           {appInfo?.gpuMemoryBytes ? ` · ${formatBytes(appInfo.gpuMemoryBytes)} of GPU memory` : ""}.
         </p>
+        {appInfo?.deviceNote && (
+          <p class="note" data-testid="device-note">
+            {appInfo.deviceNote}.
+          </p>
+        )}
         {onCpu && (
           <p class="warning" role="note" data-testid="cpu-warning">
             No GPU is in use, so generating music is slow
@@ -102,7 +107,7 @@ export function SettingsScreen({ appInfo }: Props) {
                 type="number"
                 min={1}
                 max={150}
-                value={settings.steps ?? 50}
+                value={settings.steps ?? 25}
                 data-testid="steps"
                 onChange={(e) => {
                   const steps = Math.round(Number(e.currentTarget.value));

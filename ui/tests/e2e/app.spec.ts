@@ -73,7 +73,14 @@ function scenario(): Scenario {
       { name: "whisper-small", repo: "openai/whisper-small", kind: "whisper", state: "missing", bytesOnDisk: 0, expectedBytes: 966_995_080, path: "/cache/whisper-small", downloading: false },
       { name: "riffusion", repo: "riffusion/riffusion-model-v1", kind: "riffusion", state: "partial", bytesOnDisk: 1_000_000_000, expectedBytes: 4_265_000_000, path: "/cache/riffusion", downloading: false },
     ],
-    appInfo: { version: "0.1.0", device: "CPU", dataDir: "/home/me/.local/share/bgm-studio", gpuMemoryBytes: null, secondsPerStep: 41.5 },
+    appInfo: {
+      version: "0.1.0",
+      device: "CPU",
+      deviceNote: "CUDA build, no NVIDIA driver found (libcuda): using the CPU",
+      dataDir: "/home/me/.local/share/bgm-studio",
+      gpuMemoryBytes: null,
+      secondsPerStep: 41.5,
+    },
     media: {
       "/videos/beach day.mp4": beach,
       "/videos/notes.mp4": {
@@ -310,6 +317,7 @@ test("models and settings: states, the CPU warning with the measured step time, 
   await start(page);
   await page.getByRole("button", { name: "Models & settings" }).click();
   await expect(page.getByTestId("cpu-warning")).toContainText("41.5 s per diffusion step");
+  await expect(page.getByTestId("device-note")).toHaveText("CUDA build, no NVIDIA driver found (libcuda): using the CPU.");
   await expect(page.getByTestId("model-row")).toHaveCount(3);
   await expect(page.getByTestId("model-row").nth(2)).toContainText("Resume download");
   await page.getByTestId("whisper-model").selectOption("whisper-small");

@@ -1,4 +1,11 @@
-//! Picks the compute device: CUDA, then Metal, then CPU, unless the user asked for one.
+//! Picks the compute device: CUDA, then Metal, then CPU, unless the user asked for one, and
+//! says why when it falls back.
+
+#[cfg(feature = "cuda")]
+mod cuda;
+mod memory;
+
+pub use memory::{rows_that_fit, GpuMemory};
 
 use std::fmt;
 use std::str::FromStr;
@@ -36,6 +43,12 @@ pub enum DeviceError {
         feature = .0.feature_name()
     )]
     NotCompiled(DeviceKind),
+    /// The build supports the device but this machine cannot run it (no driver, a library
+    /// missing); `reason` says which.
+    #[error(
+        "{kind} is not usable on this machine: {reason}; choose the CPU (--device cpu) or auto"
+    )]
+    Unavailable { kind: DeviceKind, reason: String },
     #[error("could not open the {kind} device: {source}")]
     Open {
         kind: DeviceKind,
@@ -105,6 +118,10 @@ pub struct ComputeDevice {
     pub device: Device,
     /// Half precision on GPUs (memory and speed), full precision on the CPU (f16 is emulated there).
     pub dtype: DType,
+    /// Why the models run here rather than on a faster device ("CUDA build, no NVIDIA driver
+    /// found: using the CPU"), for the device line of the CLI and the window; `None` when this
+    /// is the best device the build supports.
+    pub note: Option<String>,
 }
 
 impl ComputeDevice {
@@ -113,6 +130,31 @@ impl ComputeDevice {
             kind: DeviceKind::Cpu,
             device: Device::Cpu,
             dtype: DType::F32,
+            note: None,
+        }
+    }
+
+    /// The CPU in half precision: the GPUs' arithmetic, for tests that check the f16 path
+    /// without a GPU.
+    pub fn cpu_f16() -> Self {
+        Self {
+            dtype: DType::F16,
+            ..Self::cpu()
+        }
+    }
+
+    /// The device's memory, where the backend can tell (CUDA: free and total; Metal: the
+    /// recommended working set less what is allocated); `None` on the CPU.
+    pub fn memory(&self) -> Option<GpuMemory> {
+        gpu_memory(&self.device)
+    }
+
+    /// One line for people: "CUDA (F16)", with the note when there is one.
+    pub fn describe(&self) -> String {
+        let base = format!("{} ({:?})", self.kind, self.dtype);
+        match &self.note {
+            Some(note) => format!("{base} — {note}"),
+            None => base,
         }
     }
 
@@ -124,16 +166,30 @@ impl ComputeDevice {
             DevicePreference::Cuda => Self::open_gpu(DeviceKind::Cuda),
             DevicePreference::Metal => Self::open_gpu(DeviceKind::Metal),
             DevicePreference::Auto => {
+                let mut reasons = Vec::new();
                 for kind in [DeviceKind::Cuda, DeviceKind::Metal] {
                     if !kind.is_compiled() {
                         continue;
                     }
                     match Self::open_gpu(kind) {
                         Ok(device) => return Ok(device),
-                        Err(err) => tracing::warn!("{err}; trying the next device"),
+                        Err(err) => {
+                            // Not a warning: the device line (the note below) says it once.
+                            tracing::info!("{kind} passed over: {err}");
+                            reasons.push(fallback_reason(kind, &err));
+                        }
                     }
                 }
-                Ok(Self::cpu())
+                let note = if reasons.is_empty() {
+                    "this build has no GPU support (build with --features cuda or metal)"
+                        .to_string()
+                } else {
+                    format!("{}: using the CPU", reasons.join("; "))
+                };
+                Ok(Self {
+                    note: Some(note),
+                    ..Self::cpu()
+                })
             }
         }
     }
@@ -143,17 +199,43 @@ impl ComputeDevice {
             return Err(DeviceError::NotCompiled(kind));
         }
         let device = match kind {
-            DeviceKind::Cuda => Device::new_cuda(0),
-            DeviceKind::Metal => Device::new_metal(0),
-            DeviceKind::Cpu => Ok(Device::Cpu),
-        }
-        .map_err(|source| DeviceError::Open { kind, source })?;
+            DeviceKind::Cuda => open_cuda()?,
+            DeviceKind::Metal => {
+                Device::new_metal(0).map_err(|source| DeviceError::Open { kind, source })?
+            }
+            DeviceKind::Cpu => Device::Cpu,
+        };
         Ok(Self {
             kind,
             device,
             dtype: DType::F16,
+            note: None,
         })
     }
+}
+
+/// The memory of the GPU behind `device`; `None` on the CPU.
+pub fn gpu_memory(device: &Device) -> Option<GpuMemory> {
+    memory::query(device)
+}
+
+/// Why `kind` was passed over, as the device line words it: "CUDA build, no NVIDIA driver
+/// found".
+fn fallback_reason(kind: DeviceKind, err: &DeviceError) -> String {
+    match err {
+        DeviceError::Unavailable { reason, .. } => format!("{kind} build, {reason}"),
+        other => format!("{kind} build, {other}"),
+    }
+}
+
+#[cfg(feature = "cuda")]
+fn open_cuda() -> Result<Device, DeviceError> {
+    cuda::open(0)
+}
+
+#[cfg(not(feature = "cuda"))]
+fn open_cuda() -> Result<Device, DeviceError> {
+    Err(DeviceError::NotCompiled(DeviceKind::Cuda))
 }
 
 /// The preference from the `BGM_DEVICE` environment variable, if set.
