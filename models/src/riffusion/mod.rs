@@ -4,6 +4,7 @@
 //! image-to-image, prompt interpolation, seeded noise, all candidates in one batched UNet call,
 //! and long music as seamless sequences of clips.
 
+mod batching;
 mod config;
 mod error;
 mod generate;

@@ -7,12 +7,13 @@ use std::path::{Path, PathBuf};
 use candle_core::{DType, Tensor};
 use candle_transformers::models::stable_diffusion::unet_2d::UNet2DConditionModel;
 
+use super::batching::{in_slices, rows_per_call, unet_row_bytes, SliceLimit};
 use super::config::{clip_config, ScheduleConfig, UNetSettings, VaeSettings};
 use super::error::{Result, RiffusionError};
 use super::text_encoder::TextEncoder;
 use super::tokenizer::ClipTokenizer;
 use super::vae::Vae;
-use crate::device::{ComputeDevice, DeviceKind};
+use crate::device::ComputeDevice;
 use crate::weights::{ensure_safetensors, locate_named, ResolvedModel, WeightsConfig};
 
 /// The catalogue name of Riffusion's weights.
@@ -29,6 +30,8 @@ pub struct RiffusionModel {
     pub vae: Vae,
     pub schedule: ScheduleConfig,
     pub device: ComputeDevice,
+    /// The UNet slice that fitted the GPU after an out-of-memory retry.
+    unet_slices: SliceLimit,
 }
 
 /// A component's weights: `<dir>/<stem>.safetensors` if present, else `<dir>/<stem>.bin`
@@ -123,15 +126,17 @@ impl RiffusionModel {
             vae,
             schedule,
             device: device.clone(),
+            unet_slices: SliceLimit::default(),
         })
     }
 
     /// One UNet noise prediction for a batch at one timestep; f32 out.
     ///
-    /// On the CPU the batch goes through in slices of [`CPU_UNET_ROWS`] rows: the first
-    /// block's self-attention holds rows × heads × 4096² scores, 4.3 GB per tensor at the 8 rows
-    /// of four guided candidates (13.4 GB peak RSS measured), 1.1 GB at 2 rows, and the CPU's
-    /// time per row is the same either way. GPUs keep the whole batch, for throughput.
+    /// The batch goes through in slices (see [`batching`](super::batching)): on the CPU
+    /// [`CPU_UNET_ROWS`] rows, since the first block's self-attention holds rows × heads × 4096²
+    /// scores (4.3 GB per tensor at the 8 rows of four guided candidates, 13.4 GB peak RSS
+    /// measured) and the CPU's time per row is the same either way; on a GPU as many rows as
+    /// its free memory holds.
     pub fn predict_noise(
         &self,
         latents: &Tensor,
@@ -139,22 +144,27 @@ impl RiffusionModel {
         embeddings: &Tensor,
     ) -> Result<Tensor> {
         let dtype = self.device.dtype;
-        let rows = latents.dim(0)?;
-        let slice = match self.device.kind {
-            DeviceKind::Cpu => CPU_UNET_ROWS,
-            _ => rows,
-        };
-        let mut outputs = Vec::with_capacity(rows.div_ceil(slice.max(1)));
-        for start in (0..rows).step_by(slice.max(1)) {
-            let len = slice.min(rows - start);
+        let (rows, _, latent_h, latent_w) = latents.dims4()?;
+        let heads = self
+            .unet_settings
+            .config
+            .blocks
+            .first()
+            .map_or(8, |b| b.attention_head_dim);
+        let slice = rows_per_call(
+            &self.device.device,
+            CPU_UNET_ROWS,
+            unet_row_bytes(latent_h, latent_w, heads),
+            rows,
+        );
+        in_slices(rows, slice, &self.unet_slices, |start, len| {
             let out = self.unet.forward(
                 &latents.narrow(0, start, len)?.to_dtype(dtype)?,
                 timestep,
                 &embeddings.narrow(0, start, len)?.to_dtype(dtype)?,
             )?;
-            outputs.push(out.to_dtype(DType::F32)?);
-        }
-        Ok(Tensor::cat(&outputs, 0)?)
+            Ok(out.to_dtype(DType::F32)?)
+        })
     }
 
     /// Pixels per latent cell (8 for SD 1.5).

@@ -9,6 +9,7 @@ use candle_nn::var_builder::SimpleBackend;
 use candle_nn::VarBuilder;
 use candle_transformers::models::stable_diffusion::vae::AutoEncoderKL;
 
+use super::batching::{in_slices, rows_per_call, vae_row_bytes, SliceLimit};
 use super::config::VaeSettings;
 use super::error::{Result, RiffusionError};
 
@@ -66,6 +67,9 @@ pub struct Vae {
     model: AutoEncoderKL,
     settings: VaeSettings,
     dtype: DType,
+    device: Device,
+    /// The slice that fitted the GPU after an out-of-memory retry.
+    slices: SliceLimit,
 }
 
 impl Vae {
@@ -97,6 +101,8 @@ impl Vae {
             model,
             settings,
             dtype,
+            device: device.clone(),
+            slices: SliceLimit::default(),
         })
     }
 
@@ -107,15 +113,18 @@ impl Vae {
     /// Unscaled latents (what the UNet works on, `/ scaling_factor` already applied by the
     /// caller or not: see [`Vae::decode_latents`]) to images in [-1, 1].
     ///
-    /// One image at a time: a 512×512 decode holds several 128-channel full-resolution
-    /// activations (0.13 GB each per image in f32), so four at once added gigabytes to the
-    /// peak, and the work per image is the same either way.
+    /// One image at a time on the CPU: a 512×512 decode holds several 128-channel
+    /// full-resolution activations (0.13 GB each per image in f32), so four at once added
+    /// gigabytes to the peak, and the work per image is the same either way. A GPU decodes as
+    /// many at once as its free memory holds.
     pub fn decode_raw(&self, latents: &Tensor) -> Result<Tensor> {
-        per_row(latents, |row| {
-            Ok(self
-                .model
-                .decode(&row.to_dtype(self.dtype)?)?
-                .to_dtype(DType::F32)?)
+        let (rows, _, h, w) = latents.dims4()?;
+        let down = self.settings.downscale();
+        let row_bytes = vae_row_bytes(h * down, w * down, self.dtype.size_in_bytes());
+        let slice = rows_per_call(&self.device, 1, row_bytes, rows);
+        in_slices(rows, slice, &self.slices, |start, len| {
+            let part = latents.narrow(0, start, len)?.to_dtype(self.dtype)?;
+            Ok(self.model.decode(&part)?.to_dtype(DType::F32)?)
         })
     }
 
@@ -125,12 +134,15 @@ impl Vae {
         Ok(((raw / 2.0)? + 0.5)?.clamp(0f32, 1f32)?)
     }
 
-    /// Images in [-1, 1] to the mean of their latent distribution (unscaled).
+    /// Images in [-1, 1] to the mean of their latent distribution (unscaled), sliced as in
+    /// decoding.
     pub fn encode_mean_raw(&self, images: &Tensor) -> Result<Tensor> {
-        // One image at a time, as in decoding.
-        per_row(images, |row| {
-            let dist = self.model.encode(&row.to_dtype(self.dtype)?)?;
-            Ok(dist.sample()?.to_dtype(DType::F32)?)
+        let (rows, _, h, w) = images.dims4()?;
+        let row_bytes = vae_row_bytes(h, w, self.dtype.size_in_bytes());
+        let slice = rows_per_call(&self.device, 1, row_bytes, rows);
+        in_slices(rows, slice, &self.slices, |start, len| {
+            let part = images.narrow(0, start, len)?.to_dtype(self.dtype)?;
+            Ok(self.model.encode(&part)?.sample()?.to_dtype(DType::F32)?)
         })
     }
 
@@ -139,12 +151,4 @@ impl Vae {
         let raw = self.encode_mean_raw(&((images * 2.0)? - 1.0)?)?;
         Ok((raw * self.settings.scaling_factor)?)
     }
-}
-
-/// `f` applied to each row (batch item) of `batch`, the results joined back into a batch.
-fn per_row(batch: &Tensor, f: impl Fn(&Tensor) -> Result<Tensor>) -> Result<Tensor> {
-    let rows = (0..batch.dim(0)?)
-        .map(|i| f(&batch.narrow(0, i, 1)?))
-        .collect::<Result<Vec<_>>>()?;
-    Ok(Tensor::cat(&rows, 0)?)
 }
