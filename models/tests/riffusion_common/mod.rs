@@ -129,11 +129,16 @@ pub fn tiny_safetensors_folder() -> &'static Path {
 
 /// The tiny model from its safetensors folder, on the CPU.
 pub fn tiny_model() -> RiffusionModel {
+    tiny_model_on(&ComputeDevice::cpu())
+}
+
+/// The tiny model on `device` (the CPU in f16 stands in for a GPU's arithmetic).
+pub fn tiny_model_on(device: &ComputeDevice) -> RiffusionModel {
     let dir = tempfile::tempdir().unwrap();
     RiffusionModel::from_folder(
         tiny_safetensors_folder(),
         &offline_config(dir.path()),
-        &ComputeDevice::cpu(),
+        device,
     )
     .unwrap()
 }
