@@ -32,7 +32,9 @@ pub const PLAN_VERSION: u32 = 1;
 pub const CANDIDATES: usize = 4;
 pub const DEFAULT_GUIDANCE_SCALE: f32 = 7.0;
 pub const DEFAULT_STRENGTH: f32 = 0.75;
-pub const DEFAULT_STEPS: u32 = 50;
+/// DPM-Solver++ 2M (the pipeline's scheduler) at 25 steps matches DDIM at 50: twice the work
+/// buys nothing.
+pub const DEFAULT_STEPS: u32 = 25;
 pub const DEFAULT_NEGATIVE_PROMPT: &str =
     "vocals, singing, speech, talking, low quality, muffled, noisy";
 /// Prompts longer than this are surely a mistake (CLIP reads 77 tokens anyway).
