@@ -1,0 +1,83 @@
+#!/usr/bin/env python3
+"""Sets our GPU timings beside PyTorch's: `report.py OURS.txt TORCH.txt GPU.txt` prints a
+Markdown table for docs/benchmarks.md. Both files hold `key=value` lines (gpu_bench and
+reference.py bench); GPU.txt is nvidia-smi's name, driver and memory line."""
+
+import sys
+
+
+def read_values(path):
+    values = {}
+    with open(path) as f:
+        for line in f:
+            key, sep, value = line.strip().partition("=")
+            if sep:
+                try:
+                    values[key] = float(value)
+                except ValueError:
+                    pass
+    return values
+
+
+# (what, our key, PyTorch's key, unit, True when more is better)
+ROWS = [
+    ("Whisper large-v3 encoder, 30 s window", "whisper_encoder_s", "whisper_encoder_s", "s", False),
+    ("Whisper large-v3, 100 decoder steps", "whisper_decode100_s", "whisper_decode100_s", "s", False),
+    ("Whisper large-v3 real-time factor", "whisper_rtf", "whisper_rtf", "x", True),
+    ("UNet, 2 rows", "unet_rows2_steps_per_s", "unet_rows2_steps_per_s", "steps/s", True),
+    ("UNet, 8 rows", "unet_rows8_steps_per_s", "unet_rows8_steps_per_s", "steps/s", True),
+    ("VAE decode, 1 image", "vae_decode1_s", "vae_decode1_s", "s", False),
+    ("VAE decode, 4 images", "vae_decode4_s", "vae_decode4_s", "s", False),
+    # PyTorch's side stops at the decoded images; ours also turns them into audio (next line).
+    ("4 candidates of 60 s music, diffusion and VAE", "generate_60s_diffusion_s", "generate_60s_s", "s", False),
+    ("4 candidates of 60 s music, with audio", "generate_60s_s", None, "s", False),
+]
+
+
+def per_clip(values, seconds_key, clips_key):
+    seconds, clips = values.get(seconds_key), values.get(clips_key)
+    return seconds / clips if seconds and clips else None
+
+
+def main():
+    ours, torch = read_values(sys.argv[1]), read_values(sys.argv[2])
+    gpu = open(sys.argv[3]).read().strip() if len(sys.argv) > 3 else "unknown GPU"
+    print(f"GPU: {gpu}\n")
+    print("| work | ours | PyTorch fp16 | ours vs PyTorch |")
+    print("|---|---|---|---|")
+    for what, key, torch_key, unit, more_is_better in ROWS:
+        mine = ours.get(f"ours_{key}")
+        theirs = torch.get(f"torch_{torch_key}") if torch_key else None
+        if mine is None and theirs is None:
+            continue
+        cell = lambda v: "-" if v is None else f"{v:.3f} {unit}"
+        ratio = "-"
+        if mine and theirs:
+            # Always "how many times as fast as PyTorch": above 1 is better for us.
+            speed = mine / theirs if more_is_better else theirs / mine
+            ratio = f"{speed:.2f}x as fast"
+        print(f"| {what} | {cell(mine)} | {cell(theirs)} | {ratio} |")
+    # Our clips overlap (each continues the last), so 60 s takes more of them than PyTorch's
+    # back-to-back clips: per clip is the like-for-like figure.
+    mine_clip = per_clip(ours, "ours_generate_60s_diffusion_s", "ours_generate_60s_clips")
+    theirs_clip = per_clip(torch, "torch_generate_60s_s", "torch_generate_60s_clips")
+    if mine_clip and theirs_clip:
+        print(f"| one clip of 4 candidates, diffusion and VAE | {mine_clip:.3f} s | {theirs_clip:.3f} s "
+              f"| {theirs_clip / mine_clip:.2f}x as fast |")
+    print()
+    for part in ["whisper", "unet", "vae", "generate"]:
+        mine = ours.get(f"ours_peak_vram_{part}_mib")
+        theirs = torch.get(f"torch_peak_vram_{part}_mib")
+        if mine is not None or theirs is not None:
+            fmt = lambda v: "-" if v is None else f"{v:.0f} MiB"
+            print(f"- peak GPU memory, {part}: ours {fmt(mine)} (driver count, context included), "
+                  f"PyTorch {fmt(theirs)} (allocator peak)")
+    total = ours.get("ours_generate_60s_s")
+    if total is not None:
+        verdict = "meets" if total < 60 else "misses"
+        print(f"- 60 s of music, 4 candidates, {ours.get('ours_generate_60s_steps', 0):.0f} steps: "
+              f"{total:.1f} s ({verdict} the 60 s target)")
+
+
+if __name__ == "__main__":
+    main()
