@@ -8,15 +8,27 @@ set -euo pipefail
 have() { command -v "$1" >/dev/null 2>&1; }
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
-install_debian() {
+# Every Debian package, one per line (`tools/install-deps.sh --list`; the runtime-dependency
+# check reads it from here).
+debian_packages() {
   local packages=(
     build-essential pkg-config clang libclang-dev curl file
     libwebkit2gtk-4.1-dev libgtk-3-dev librsvg2-dev libayatana-appindicator3-dev libssl-dev
     libavcodec-dev libavformat-dev libavutil-dev libswresample-dev libswscale-dev libavfilter-dev libavdevice-dev
     libasound2-dev ffmpeg espeak-ng sox python3-venv
+    # Run time, not build time: WebKitGTK plays the preview video through GStreamer, whose
+    # H.264/AAC decoders are in gst-libav and whose MP4/Matroska demuxers and VP8/VP9 decoders
+    # are in -good; gst-inspect-1.0 (tools) lets the check find them.
+    gstreamer1.0-libav gstreamer1.0-plugins-good gstreamer1.0-plugins-base gstreamer1.0-tools
     xvfb xauth webkit2gtk-driver chromium
     nodejs npm
   )
+  printf '%s\n' "${packages[@]}"
+}
+
+install_debian() {
+  local packages
+  mapfile -t packages < <(debian_packages)
   local missing=()
   for p in "${packages[@]}"; do
     # Node may come from elsewhere (nvm, NodeSource): only ask apt for it when there is none.
@@ -38,6 +50,11 @@ install_macos() {
     brew list --formula "$f" >/dev/null 2>&1 || brew install "$f"
   done
 }
+
+if [ "${1:-}" = --list ]; then
+  debian_packages
+  exit 0
+fi
 
 case "$(uname -s)" in
   Linux)
