@@ -4,12 +4,19 @@ CARGO ?= cargo
 APP_FEATURES ?=
 TAURI_DRIVER_VERSION := 2.0.6
 
-.PHONY: run test whisper-base deps ui-deps ui-build lint test-rust test-ui test-window bindings fixtures bench clean
+.PHONY: run test whisper-base deps ui-deps ui-build lint test-rust test-ui test-window test-cuda test-deps build-cuda gpu-bench-build bindings fixtures bench clean
+
+# A CUDA build goes through tools/gpu/cuda-build.sh (see README, "GPU"); others through cargo.
+ifneq (,$(findstring cuda,$(APP_FEATURES)))
+APP_CARGO := tools/gpu/cuda-build.sh
+else
+APP_CARGO := $(CARGO)
+endif
 
 run: deps ui-build
-	$(CARGO) run --release -p bgm-studio --features "custom-protocol $(APP_FEATURES)"
+	$(APP_CARGO) run --release -p bgm-studio --features "custom-protocol $(APP_FEATURES)"
 
-test: deps ui-build lint test-rust test-ui test-window
+test: deps ui-build lint test-rust test-ui test-window test-cuda test-deps
 	@echo "all tests passed"
 
 deps:
@@ -54,6 +61,29 @@ test-window: ui-build whisper-base
 	BGM_DATA_DIR=$$(mktemp -d) BGM_WHISPER_BASE_DIR=$(abspath $(WHISPER_BASE_DIR)) \
 		xvfb-run -a -s "-screen 0 1280x800x24" \
 		node tools/window-smoke.mjs target/debug/bgm-studio target/window-screenshots
+
+# The CUDA build, compiled on this (GPU-less) machine with nvcc from PyPI, must start here,
+# say why it uses the CPU, and run a model stage on it. The GPU benchmark is compiled in the
+# same cargo run (one feature set, so candle's kernels compile once) and packaged as for a
+# real run, with the dev profile (a real run uses `make gpu-bench-build`: release).
+CUDA_APP := target/cuda/bgm-studio
+build-cuda: ui-build
+	tools/gpu/cuda-build.sh build -p bgm-studio -p bgm-models --bins --examples \
+		--features "bgm-studio/cuda bgm-studio/custom-protocol bgm-models/cuda"
+	mkdir -p target/cuda && cp target/debug/bgm-studio $(CUDA_APP)
+
+test-cuda: build-cuda
+	BGM_CUDA_BINARY=$(abspath $(CUDA_APP)) $(CARGO) test -p bgm-studio --test cuda_build -- --ignored
+	BENCH_PROFILE=dev tools/gpu/bench.sh package
+
+# Every package the built app needs at run time (shared libraries, the preview's GStreamer
+# elements) must come from tools/install-deps.sh, not from a machine's history.
+test-deps: test-window build-cuda
+	tools/check-runtime-deps.sh target/debug/bgm-studio $(CUDA_APP)
+
+# The GPU benchmark's build phase for a real run (then `tools/gpu/bench.sh run` on the GPU).
+gpu-bench-build:
+	tools/gpu/bench.sh build
 
 bindings:
 	$(CARGO) run -q -p bgm-studio -- bindings ui/src/bindings.ts
