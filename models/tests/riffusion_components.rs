@@ -203,6 +203,52 @@ fn loads_through_the_catalogue_from_bin_files() {
     }
     let resolved = locate(&entry, &config).unwrap();
     let model = RiffusionModel::load(&resolved, &config, &ComputeDevice::cpu()).unwrap();
+    check_against_references(&model, ".bin");
+}
+
+/// A models folder as newer Hub snapshots and most fine-tunes have it: diffusers' safetensors
+/// names (no `.bin` at all), and a CLIP text encoder saved by transformers 5, whose tensor
+/// names lack the `text_model.` prefix.
+#[test]
+fn loads_through_the_catalogue_from_a_safetensors_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = offline_config(dir.path());
+    let entry = find_model("riffusion").unwrap();
+    let folder = dir.path().join("models/riffusion/riffusion-model-v1");
+    copy_tree(tiny_safetensors_folder(), &folder);
+    let text = folder.join("text_encoder/model.safetensors");
+    let unprefixed: std::collections::HashMap<String, candle_core::Tensor> =
+        candle_core::safetensors::load(&text, &candle_core::Device::Cpu)
+            .unwrap()
+            .into_iter()
+            .map(|(name, t)| (name.trim_start_matches("text_model.").to_string(), t))
+            .collect();
+    assert!(unprefixed.contains_key("embeddings.token_embedding.weight"));
+    candle_core::safetensors::save(&unprefixed, &text).unwrap();
+    assert!(!folder.join("unet/diffusion_pytorch_model.bin").exists());
+
+    let status = bgm_models::weights::model_status(&entry, &config);
+    assert_eq!(
+        status.state,
+        bgm_models::weights::ModelState::Ready,
+        "{:?}",
+        status.missing
+    );
+    let unet_bytes = std::fs::metadata(folder.join("unet/diffusion_pytorch_model.safetensors"))
+        .unwrap()
+        .len();
+    assert!(
+        status.bytes_on_disk > unet_bytes,
+        "{}",
+        status.bytes_on_disk
+    );
+    let resolved = locate(&entry, &config).unwrap();
+    let model = RiffusionModel::load(&resolved, &config, &ComputeDevice::cpu()).unwrap();
+    check_against_references(&model, "safetensors");
+}
+
+/// The UNet, CLIP and VAE of a catalogue-loaded model against the reference fixtures.
+fn check_against_references(model: &RiffusionModel, layout: &str) {
     let m = manifest();
     let noise = model
         .predict_noise(
@@ -212,7 +258,7 @@ fn loads_through_the_catalogue_from_bin_files() {
         )
         .unwrap();
     let err = max_abs_error(&noise, &array("unet_noise_tanh_gelu"));
-    eprintln!("UNet (catalogue, .bin) max abs error: {err:e}");
+    eprintln!("UNet (catalogue, {layout}) max abs error: {err:e}");
     assert!(err < UNET_TOLERANCE, "{err}");
     let prompts: Vec<&str> = m.prompts.iter().map(String::as_str).collect();
     let err = max_abs_error(

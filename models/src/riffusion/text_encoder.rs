@@ -31,7 +31,14 @@ impl TextEncoder {
         let vb = unsafe {
             VarBuilder::from_mmaped_safetensors(weights, dtype, device).map_err(weights_error)?
         };
-        let model = ClipTextTransformer::new(vb.pp("text_model"), config).map_err(weights_error)?;
+        // Checkpoints saved by transformers before 5 name the weights `text_model.…`; version 5
+        // saves them without that prefix (and so do fine-tunes made with it).
+        let vb = if vb.contains_tensor("text_model.embeddings.token_embedding.weight") {
+            vb.pp("text_model")
+        } else {
+            vb
+        };
+        let model = ClipTextTransformer::new(vb, config).map_err(weights_error)?;
         Ok(Self {
             model,
             tokenizer,

@@ -26,10 +26,32 @@ pub struct ResolvedModel {
 }
 
 impl ResolvedModel {
-    /// Absolute path of a repo-relative file (`unet/config.json`).
+    /// Absolute path of a repo-relative file (`unet/config.json`); for a `.bin` weights file
+    /// that is absent, its safetensors twin when that is present.
     pub fn file(&self, repo_path: &str) -> PathBuf {
-        join_repo_path(&self.root, repo_path)
+        present_file(&self.root, repo_path).unwrap_or_else(|| join_repo_path(&self.root, repo_path))
     }
+}
+
+/// The safetensors file that newer Hub snapshots and most fine-tunes hold instead of a PyTorch
+/// `.bin`: `pytorch_model.bin` (transformers) becomes `model.safetensors`, any other
+/// `X.bin` (diffusers' `diffusion_pytorch_model.bin`) becomes `X.safetensors`.
+fn safetensors_twin(repo_path: &str) -> Option<String> {
+    let stem = repo_path.strip_suffix(".bin")?;
+    Some(match stem.strip_suffix("pytorch_model") {
+        Some(dir) if !dir.ends_with('_') => format!("{dir}model.safetensors"),
+        _ => format!("{stem}.safetensors"),
+    })
+}
+
+/// Where `repo_path` is under `root`: the file itself, or a `.bin`'s safetensors twin.
+pub(crate) fn present_file(root: &Path, repo_path: &str) -> Option<PathBuf> {
+    let exact = join_repo_path(root, repo_path);
+    if exact.is_file() {
+        return Some(exact);
+    }
+    let twin = join_repo_path(root, &safetensors_twin(repo_path)?);
+    twin.is_file().then_some(twin)
 }
 
 /// The folder a models dir would hold this repo in: `<dir>/<org>/<repo>`.
@@ -43,7 +65,7 @@ pub(crate) fn missing_files(entry: &ModelEntry, root: &Path) -> Vec<String> {
     entry
         .files
         .iter()
-        .filter(|f| !join_repo_path(root, &f.path).is_file())
+        .filter(|f| present_file(root, &f.path).is_none())
         .map(|f| f.path.clone())
         .collect()
 }
@@ -133,4 +155,24 @@ pub fn locate(entry: &ModelEntry, config: &WeightsConfig) -> Result<ResolvedMode
             entry.name
         ),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safetensors_twin;
+
+    #[test]
+    fn bin_weights_have_their_safetensors_twins() {
+        let twin = |p: &str| safetensors_twin(p).unwrap();
+        assert_eq!(twin("pytorch_model.bin"), "model.safetensors");
+        assert_eq!(
+            twin("text_encoder/pytorch_model.bin"),
+            "text_encoder/model.safetensors"
+        );
+        assert_eq!(
+            twin("unet/diffusion_pytorch_model.bin"),
+            "unet/diffusion_pytorch_model.safetensors"
+        );
+        assert_eq!(safetensors_twin("config.json"), None);
+    }
 }

@@ -7,7 +7,7 @@ use super::catalogue::{catalogue, ModelEntry};
 use super::config::WeightsConfig;
 use super::error::Result;
 use super::locate::{
-    cache_snapshot, join_repo_path, local_folder, locate, locate_named, missing_files, ModelSource,
+    cache_snapshot, local_folder, locate, locate_named, missing_files, present_file, ModelSource,
 };
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -63,7 +63,7 @@ pub fn model_status(entry: &ModelEntry, config: &WeightsConfig) -> ModelStatus {
     let present_bytes: u64 = entry
         .files
         .iter()
-        .filter_map(|f| std::fs::metadata(join_repo_path(&root, &f.path)).ok())
+        .filter_map(|f| std::fs::metadata(present_file(&root, &f.path)?).ok())
         .map(|m| m.len())
         .sum();
     let partial_bytes = match ready.as_ref().map(|r| r.source) {

@@ -79,7 +79,8 @@ pub fn offline_config(dir: &Path) -> WeightsConfig {
     }
 }
 
-fn copy_tree(from: &Path, to: &Path) {
+/// Copies a folder tree, leaving out `.bin` weights.
+pub fn copy_tree(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
     for entry in std::fs::read_dir(from).unwrap() {
         let entry = entry.unwrap();
