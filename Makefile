@@ -67,12 +67,13 @@ test-window: ui-build whisper-base
 # same cargo run (one feature set, so candle's kernels compile once) and packaged as for a
 # real run, with the dev profile (a real run uses `make gpu-bench-build`: release).
 CUDA_APP := target/cuda/bgm-studio
+CUDA_FEATURES := --features "bgm-studio/cuda bgm-studio/custom-protocol bgm-models/cuda"
 build-cuda: ui-build
-	tools/gpu/cuda-build.sh build -p bgm-studio -p bgm-models --bins --examples \
-		--features "bgm-studio/cuda bgm-studio/custom-protocol bgm-models/cuda"
+	tools/gpu/cuda-build.sh build -p bgm-studio -p bgm-models --bins --examples $(CUDA_FEATURES)
 	mkdir -p target/cuda && cp target/debug/bgm-studio $(CUDA_APP)
 
 test-cuda: build-cuda
+	tools/gpu/cuda-build.sh clippy -p bgm-studio -p bgm-models --all-targets $(CUDA_FEATURES) -- -D warnings
 	BGM_CUDA_BINARY=$(abspath $(CUDA_APP)) $(CARGO) test -p bgm-studio --test cuda_build -- --ignored
 	BENCH_PROFILE=dev tools/gpu/bench.sh package
 

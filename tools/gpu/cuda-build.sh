@@ -73,4 +73,7 @@ export CUDA_COMPUTE_CAP="${CUDA_COMPUTE_CAP:-75}"
 
 cp Cargo.lock target/Cargo.lock.before-cuda
 trap 'cp target/Cargo.lock.before-cuda Cargo.lock' EXIT
-cargo --config "patch.crates-io.candle-core.path=\"$candle\"" "$@"
+# After the subcommand, so that external ones (clippy) pass the patch on to cargo too.
+subcommand=$1
+shift
+cargo "$subcommand" --config "patch.crates-io.candle-core.path=\"$candle\"" "$@"

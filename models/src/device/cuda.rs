@@ -11,9 +11,13 @@ use candle_core::Device;
 
 use super::{DeviceError, DeviceKind};
 
+/// What is missing when a library is absent (worded for the device line), and cudarc's probe
+/// for it.
+type LibraryProbe = (&'static str, unsafe fn() -> bool);
+
 /// The libraries candle's CUDA backend opens, with what a person would install to get each.
 /// The driver comes first: without it the others do not matter.
-const LIBRARIES: [(&str, unsafe fn() -> bool); 4] = [
+const LIBRARIES: [LibraryProbe; 4] = [
     (
         "no NVIDIA driver found (libcuda)",
         cudarc::driver::sys::is_culib_present,
