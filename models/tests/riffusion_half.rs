@@ -8,8 +8,7 @@
 mod riffusion_common;
 
 use bgm_models::device::ComputeDevice;
-use bgm_models::riffusion::{denoise, DenoiseInputs, RiffusionModel, SchedulerKind};
-use bgm_models::task::CancelToken;
+use bgm_models::riffusion::{RiffusionModel, SchedulerKind};
 use candle_core::{DType, Tensor};
 use riffusion_common::*;
 
@@ -17,22 +16,11 @@ fn half_model() -> RiffusionModel {
     tiny_model_on(&ComputeDevice::cpu_f16())
 }
 
-fn largest(t: &Tensor) -> f32 {
-    t.abs()
-        .unwrap()
-        .flatten_all()
-        .unwrap()
-        .max(0)
-        .unwrap()
-        .to_scalar::<f32>()
-        .unwrap()
-}
-
 /// The error of `ours` against the fixture, relative to the fixture's largest value.
 fn relative_error(ours: &Tensor, reference: &str, what: &str) -> f32 {
     let reference = array(reference);
     let err = max_abs_error(&ours.to_dtype(DType::F32).unwrap(), &reference);
-    let scale = largest(&reference);
+    let scale = max_abs(&reference);
     let relative = err / scale;
     eprintln!(
         "{what} in f16: max abs error {err:e}, largest value {scale:.3}, relative {relative:e}"
@@ -76,30 +64,7 @@ fn vae_in_half_precision_stays_close_to_diffusers() {
 /// guidance and carried into the next, so the loop is allowed more than one call.
 #[test]
 fn a_ten_step_loop_in_half_precision_stays_close_to_diffusers() {
-    let model = half_model();
-    let m = manifest();
-    let prompts: Vec<&str> = m.prompts.iter().map(String::as_str).collect();
-    let cond = model.text_encoder.encode(&prompts).unwrap();
-    let uncond = model
-        .text_encoder
-        .encode(&[m.negative_prompt.as_str()])
-        .unwrap();
-    let latents = denoise(
-        &model,
-        &DenoiseInputs {
-            cond: &cond,
-            uncond: &uncond,
-            noise: &array("loop_noise"),
-            init: None,
-            scheduler: SchedulerKind::DpmSolverPP2M,
-            steps: 10,
-            guidance_scale: 7.0,
-            keep_left: None,
-        },
-        &mut |_: f64| {},
-        &CancelToken::new(),
-    )
-    .unwrap();
+    let latents = ten_step_loop(&half_model(), SchedulerKind::DpmSolverPP2M);
     let relative = relative_error(
         &latents,
         "loop_dpmpp2m_latents_tanh_gelu",

@@ -27,30 +27,7 @@ fn check_loop(latents: &candle_core::Tensor, reference: &str, what: &str) {
 }
 
 fn loop_latents(kind: SchedulerKind) -> candle_core::Tensor {
-    let model = tiny_model();
-    let m = manifest();
-    let prompts: Vec<&str> = m.prompts.iter().map(String::as_str).collect();
-    let cond = model.text_encoder.encode(&prompts).unwrap();
-    let uncond = model
-        .text_encoder
-        .encode(&[m.negative_prompt.as_str()])
-        .unwrap();
-    denoise(
-        &model,
-        &DenoiseInputs {
-            cond: &cond,
-            uncond: &uncond,
-            noise: &array("loop_noise"),
-            init: None,
-            scheduler: kind,
-            steps: 10,
-            guidance_scale: 7.0,
-            keep_left: None,
-        },
-        &mut |_: f64| {},
-        &CancelToken::new(),
-    )
-    .unwrap()
+    ten_step_loop(&tiny_model(), kind)
 }
 
 #[test]

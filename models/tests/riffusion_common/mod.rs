@@ -5,7 +5,8 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use bgm_models::device::ComputeDevice;
-use bgm_models::riffusion::RiffusionModel;
+use bgm_models::riffusion::{denoise, DenoiseInputs, RiffusionModel, SchedulerKind};
+use bgm_models::task::CancelToken;
 use bgm_models::weights::WeightsConfig;
 use candle_core::{Device, Tensor};
 use serde::Deserialize;
@@ -54,11 +55,9 @@ pub fn array(name: &str) -> Tensor {
     Tensor::from_vec(values, shape, &Device::Cpu).unwrap()
 }
 
-pub fn max_abs_error(a: &Tensor, b: &Tensor) -> f32 {
-    assert_eq!(a.dims(), b.dims(), "shapes differ");
-    (a - b)
-        .unwrap()
-        .abs()
+/// The largest absolute value of an f32 tensor.
+pub fn max_abs(t: &Tensor) -> f32 {
+    t.abs()
         .unwrap()
         .flatten_all()
         .unwrap()
@@ -66,6 +65,39 @@ pub fn max_abs_error(a: &Tensor, b: &Tensor) -> f32 {
         .unwrap()
         .to_scalar::<f32>()
         .unwrap()
+}
+
+pub fn max_abs_error(a: &Tensor, b: &Tensor) -> f32 {
+    assert_eq!(a.dims(), b.dims(), "shapes differ");
+    max_abs(&(a - b).unwrap())
+}
+
+/// The fixtures' 10-step guided loop (guidance 7, batch 2, fixed noise) on `model`: the
+/// final latents.
+pub fn ten_step_loop(model: &RiffusionModel, kind: SchedulerKind) -> Tensor {
+    let m = manifest();
+    let prompts: Vec<&str> = m.prompts.iter().map(String::as_str).collect();
+    let cond = model.text_encoder.encode(&prompts).unwrap();
+    let uncond = model
+        .text_encoder
+        .encode(&[m.negative_prompt.as_str()])
+        .unwrap();
+    denoise(
+        model,
+        &DenoiseInputs {
+            cond: &cond,
+            uncond: &uncond,
+            noise: &array("loop_noise"),
+            init: None,
+            scheduler: kind,
+            steps: 10,
+            guidance_scale: 7.0,
+            keep_left: None,
+        },
+        &mut |_: f64| {},
+        &CancelToken::new(),
+    )
+    .unwrap()
 }
 
 /// Weights config that converts .bin files into `dir`, never touching the network.
