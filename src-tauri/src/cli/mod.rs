@@ -41,9 +41,10 @@ pub struct Cli {
     #[arg(long, global = true)]
     pub offline: bool,
 
-    /// Open this video in the window, as if it were dropped on it (without a command).
-    #[arg(long, value_name = "VIDEO")]
-    pub open: Option<PathBuf>,
+    /// Open this video in the window, as if it were dropped on it (without a command). The
+    /// desktop entry runs `--open %f`, which is a bare `--open` when started without a file.
+    #[arg(long, value_name = "VIDEO", num_args = 0..=1)]
+    pub open: Option<Option<PathBuf>>,
 
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -182,7 +183,10 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let Some(command) = cli.command else {
         // Relative to where the app was started, as a person typing it means.
-        let open = cli.open.map(|p| std::path::absolute(&p).unwrap_or(p));
+        let open = cli
+            .open
+            .flatten()
+            .map(|p| std::path::absolute(&p).unwrap_or(p));
         return match crate::app::run(open) {
             Ok(()) => ExitCode::SUCCESS,
             Err(err) => report(err),
@@ -335,4 +339,22 @@ fn show_device(flag: Option<DevicePreference>, json: bool) -> anyhow::Result<()>
 pub(crate) fn print_json(value: &impl Serialize) -> anyhow::Result<()> {
     println!("{}", serde_json::to_string_pretty(value)?);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The desktop entry's `Exec=bgm-studio --open %f` becomes a bare `--open` when the app is
+    /// started from the menu: that opens the window, not a usage error.
+    #[test]
+    fn open_takes_a_video_or_nothing() {
+        let bare = Cli::try_parse_from(["bgm-studio", "--open"]).unwrap();
+        assert!(bare.command.is_none());
+        assert_eq!(bare.open, Some(None));
+        let with_file = Cli::try_parse_from(["bgm-studio", "--open", "trip.mp4"]).unwrap();
+        assert_eq!(with_file.open, Some(Some(PathBuf::from("trip.mp4"))));
+        let command = Cli::try_parse_from(["bgm-studio", "probe", "trip.mp4"]).unwrap();
+        assert!(command.open.is_none() && command.command.is_some());
+    }
 }
