@@ -4,7 +4,7 @@ CARGO ?= cargo
 APP_FEATURES ?=
 TAURI_DRIVER_VERSION := 2.0.6
 
-.PHONY: run test whisper-base deps ui-deps ui-build lint test-rust test-ui test-window test-cuda test-deps build-cuda gpu-bench-build bindings fixtures bench clean
+.PHONY: run test whisper-base deps ui-deps ui-build lint test-rust test-ui test-window test-cuda test-deps package test-package build-cuda gpu-bench-build bindings fixtures bench clean
 
 # A CUDA build goes through tools/gpu/cuda-build.sh (see README, "GPU"); others through cargo.
 ifneq (,$(findstring cuda,$(APP_FEATURES)))
@@ -16,7 +16,7 @@ endif
 run: deps ui-build
 	$(APP_CARGO) run --release -p bgm-studio --features "custom-protocol $(APP_FEATURES)"
 
-test: deps ui-build lint test-rust test-ui test-window test-cuda test-deps
+test: deps ui-build lint test-rust test-ui test-window test-cuda test-deps test-package
 	@echo "all tests passed"
 
 deps:
@@ -81,6 +81,14 @@ test-cuda: build-cuda
 # elements) must come from tools/install-deps.sh, not from a machine's history.
 test-deps: test-window build-cuda
 	tools/check-runtime-deps.sh target/debug/bgm-studio $(CUDA_APP)
+
+# The .deb (Tauri's bundler, offline; Depends from the binary plus the preview's GStreamer
+# plugins), then installed as a user would, run headless, and removed.
+package: deps ui-build
+	tools/package-deb.sh
+
+test-package: package
+	tools/test-deb.sh
 
 # The GPU benchmark's build phase for a real run (then `tools/gpu/bench.sh run` on the GPU).
 gpu-bench-build:

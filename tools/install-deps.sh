@@ -18,8 +18,10 @@ debian_packages() {
     libasound2-dev ffmpeg espeak-ng sox python3-venv
     # Run time, not build time: WebKitGTK plays the preview video through GStreamer, whose
     # H.264/AAC decoders are in gst-libav and whose MP4/Matroska demuxers and VP8/VP9 decoders
-    # are in -good; gst-inspect-1.0 (tools) lets the check find them.
-    gstreamer1.0-libav gstreamer1.0-plugins-good gstreamer1.0-plugins-base gstreamer1.0-tools
+    # are in -good; -gl gives WebKit its zero-copy video sink; gst-inspect-1.0 (tools) lets
+    # the check find them.
+    gstreamer1.0-libav gstreamer1.0-plugins-good gstreamer1.0-plugins-base gstreamer1.0-gl
+    gstreamer1.0-tools
     xvfb xauth webkit2gtk-driver chromium
     nodejs npm
   )
