@@ -87,7 +87,7 @@ export type AppInfo = {
 	dataDir: string,
 	/**
 	 *  Why the models run on this device rather than a faster one ("CUDA build, no NVIDIA
-	 *  driver found: using the CPU"); null when it is the best the build supports.
+	 *  driver found: using the CPU"); null when they run where the user asked.
 	 */
 	deviceNote: string | null,
 	/**  The GPU's memory (CUDA: the card's; Metal: the recommended working set); null on the CPU. */

@@ -119,8 +119,8 @@ pub struct ComputeDevice {
     /// Half precision on GPUs (memory and speed), full precision on the CPU (f16 is emulated there).
     pub dtype: DType,
     /// Why the models run here rather than on a faster device ("CUDA build, no NVIDIA driver
-    /// found: using the CPU"), for the device line of the CLI and the window; `None` when this
-    /// is the best device the build supports.
+    /// found: using the CPU"), for the device line of the CLI and the window; `None` when they
+    /// run where the user asked (a GPU, or the CPU by choice).
     pub note: Option<String>,
 }
 

@@ -95,7 +95,7 @@ pub struct AppInfo {
     pub device: String,
     pub data_dir: String,
     /// Why the models run on this device rather than a faster one ("CUDA build, no NVIDIA
-    /// driver found: using the CPU"); null when it is the best the build supports.
+    /// driver found: using the CPU"); null when they run where the user asked.
     pub device_note: Option<String>,
     /// The GPU's memory (CUDA: the card's; Metal: the recommended working set); null on the CPU.
     pub gpu_memory_bytes: Option<f64>,
