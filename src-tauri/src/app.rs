@@ -1,4 +1,4 @@
-//! The desktop window: Tauri setup, typed command bindings, app folders.
+//! The desktop window: Tauri setup and the typed command bindings.
 
 use std::path::{Path, PathBuf};
 
@@ -6,30 +6,6 @@ use tauri::{DragDropEvent, Manager, WindowEvent};
 use tauri_specta::{collect_commands, Builder};
 
 use crate::commands::{self, UserFiles};
-
-/// The app's data folder (jobs, logs): `BGM_DATA_DIR`, else the platform's standard place.
-pub fn data_dir() -> PathBuf {
-    if let Some(dir) = std::env::var_os("BGM_DATA_DIR") {
-        return PathBuf::from(dir);
-    }
-    project_dirs()
-        .map(|d| d.data_dir().to_path_buf())
-        .unwrap_or_else(|| PathBuf::from("bgm-studio-data"))
-}
-
-/// The app's config folder (settings): beside the data when `BGM_DATA_DIR` is set.
-pub fn config_dir() -> PathBuf {
-    if let Some(dir) = std::env::var_os("BGM_DATA_DIR") {
-        return PathBuf::from(dir).join("config");
-    }
-    project_dirs()
-        .map(|d| d.config_dir().to_path_buf())
-        .unwrap_or_else(|| PathBuf::from("bgm-studio-config"))
-}
-
-fn project_dirs() -> Option<directories::ProjectDirs> {
-    directories::ProjectDirs::from("studio", "BGM Studio", "BGM Studio")
-}
 
 /// Every command the window may call; the TypeScript bindings are generated from this list.
 pub fn command_bindings() -> Builder<tauri::Wry> {
@@ -85,7 +61,7 @@ pub fn export_bindings(path: &Path) -> Result<(), String> {
 
 /// Opens the window and runs until it is closed; `open` is a video to open at once.
 pub fn run(open: Option<PathBuf>) -> anyhow::Result<()> {
-    crate::logging::init_file();
+    crate::logging::init_file(&crate::paths::AppPaths::from_env().log_dir());
     let bindings = command_bindings();
     tauri::Builder::default()
         // The file picker is opened from Rust (`pick_video`), so the page gets no dialog rights.

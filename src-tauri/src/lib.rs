@@ -1,13 +1,16 @@
 //! BGM Studio, the application: media I/O, jobs, the command line, and the Tauri window.
 
 pub mod app;
+pub mod atomic_file;
 pub mod cli;
 pub mod commands;
 pub mod jobs;
 pub mod logging;
 pub mod media;
+pub mod paths;
 pub mod pipeline;
 pub mod player;
 pub mod settings;
+pub mod studio;
 pub mod tasks;
 pub mod video_server;

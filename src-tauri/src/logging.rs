@@ -1,13 +1,8 @@
 //! Logging with `tracing`: to stderr for the command line, and to a log file for the app.
 
-use std::path::PathBuf;
+use std::path::Path;
 
 use tracing_subscriber::{fmt, EnvFilter};
-
-/// The folder for the app's logs (`<data dir>/logs`), honouring `BGM_DATA_DIR`.
-pub fn log_dir() -> PathBuf {
-    crate::app::data_dir().join("logs")
-}
 
 /// Logs warnings (or `RUST_LOG`) to stderr; used by the command line.
 pub fn init_stderr() {
@@ -18,11 +13,10 @@ pub fn init_stderr() {
         .try_init();
 }
 
-/// Logs info (or `RUST_LOG`) to `<data dir>/logs/bgm-studio.log`; used by the window, which has
-/// no terminal. Falls back to stderr if the folder cannot be created.
-pub fn init_file() {
-    let dir = log_dir();
-    let file = std::fs::create_dir_all(&dir).and_then(|_| {
+/// Logs info (or `RUST_LOG`) to `<dir>/bgm-studio.log`; used by the window, which has no
+/// terminal. Falls back to stderr if the folder cannot be created.
+pub fn init_file(dir: &Path) {
+    let file = std::fs::create_dir_all(dir).and_then(|_| {
         std::fs::OpenOptions::new()
             .create(true)
             .append(true)

@@ -1,6 +1,6 @@
 //! User settings that outlive a session, stored as JSON in the app's config folder.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use bgm_models::device::DevicePreference;
 use serde::{Deserialize, Serialize};
@@ -40,10 +40,6 @@ impl Default for Settings {
 }
 
 impl Settings {
-    pub fn path() -> PathBuf {
-        crate::app::config_dir().join("settings.json")
-    }
-
     /// Reads the settings; a missing file means defaults, a damaged one is reported and ignored
     /// so a bad edit never stops the app from starting.
     pub fn load_from(path: &Path) -> Self {
@@ -56,29 +52,13 @@ impl Settings {
         }
     }
 
-    /// Writes atomically: a temporary file renamed over the old one.
+    /// Writes atomically, so a crash or a second process never leaves half a file.
     pub fn save_to(&self, path: &Path) -> std::io::Result<()> {
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)?;
-        }
-        let temp = path.with_extension("json.tmp");
-        std::fs::write(
-            &temp,
-            serde_json::to_vec_pretty(self).map_err(std::io::Error::other)?,
-        )?;
-        std::fs::rename(temp, path)
+        crate::atomic_file::write_json_atomic(path, self)
     }
 }
 
 impl Settings {
-    /// The device the model stages use: `flag`, else `BGM_DEVICE`, else this setting.
-    pub fn open_device(
-        &self,
-        flag: Option<DevicePreference>,
-    ) -> Result<bgm_models::device::ComputeDevice, bgm_models::device::DeviceError> {
-        bgm_models::device::ComputeDevice::open(device_preference(flag, self)?)
-    }
-
     /// The pipeline's configuration with these settings applied.
     pub fn apply_to(&self, config: &mut PipelineConfig) {
         config.whisper_model = self.whisper_model.clone();

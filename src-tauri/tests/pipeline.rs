@@ -271,8 +271,9 @@ fn cancel_during_generate_leaves_a_resumable_job() {
     assert_eq!(manifest.stage(StageName::Plan).state, StageState::Done);
 }
 
-/// A real kill (SIGKILL) of `bgm-studio run` while it generates; `run JOB` then resumes with
-/// generate, and the stages before it keep their original run.
+/// A real kill (SIGKILL) of `bgm-studio run` while it generates; meanwhile a second process is
+/// refused the job. `run JOB` then takes over the dead run's lock and resumes with generate,
+/// and the stages before it keep their original run.
 #[test]
 fn a_killed_run_resumes_where_it_stopped() {
     let root = tempfile::tempdir().unwrap();
@@ -314,9 +315,29 @@ fn a_killed_run_resumes_where_it_stopped() {
         );
         std::thread::sleep(Duration::from_millis(50));
     };
+    // A second process may not touch the job while the first holds it.
+    for args in [vec!["run", "--json"], vec!["jobs", "rm"]] {
+        let mut args: Vec<String> = args.into_iter().map(String::from).collect();
+        args.push(id.to_string());
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let refused = bgm(&args).output().unwrap();
+        let stderr = String::from_utf8_lossy(&refused.stderr);
+        assert!(
+            !refused.status.success(),
+            "{args:?} ran beside the first run"
+        );
+        let expected = format!("being processed by another BGM Studio (pid {})", child.id());
+        assert!(stderr.contains(&expected), "{args:?}: {stderr}");
+    }
     child.kill().unwrap();
     child.wait().unwrap();
     let before = store.load(id).unwrap();
+    // The dead run's lock file is left behind, naming it; the next run takes it over.
+    let lock = store.dir(id).join(bgm_studio::jobs::LOCK_FILE);
+    assert_eq!(
+        std::fs::read_to_string(&lock).unwrap(),
+        child.id().to_string()
+    );
 
     let out = bgm(&["run", "--steps", "2", "--json", &id.to_string()])
         .output()

@@ -3,7 +3,8 @@
 use clap::Subcommand;
 
 use super::print_json;
-use crate::jobs::{JobId, JobStore, StageName};
+use crate::jobs::{JobId, StageName};
+use crate::studio::Studio;
 
 #[derive(Debug, Subcommand)]
 pub enum JobsCommand {
@@ -25,8 +26,8 @@ pub enum JobsCommand {
     },
 }
 
-pub(super) fn run(command: JobsCommand) -> anyhow::Result<()> {
-    let store = JobStore::in_data_dir(&crate::app::data_dir());
+pub(super) fn run(command: JobsCommand, studio: &Studio) -> anyhow::Result<()> {
+    let store = studio.store();
     match command {
         JobsCommand::List { json } => {
             let jobs = store.list()?;
@@ -76,7 +77,7 @@ pub(super) fn run(command: JobsCommand) -> anyhow::Result<()> {
                 .map(|id| id.parse::<JobId>())
                 .collect::<Result<Vec<_>, _>>()?;
             for id in ids {
-                store.delete(id)?;
+                studio.delete_job(id)?;
                 println!("deleted job {id}");
             }
             Ok(())

@@ -6,9 +6,10 @@ use bgm_models::task::CancelToken;
 use serde::Serialize;
 
 use super::{print_json, progress};
-use crate::jobs::{JobId, JobStore};
+use crate::jobs::JobId;
 use crate::media::{self, MediaInfo, MuxOptions, MuxReport};
-use crate::pipeline::{export_candidate, ExportRequest, PipelineConfig};
+use crate::pipeline::ExportRequest;
+use crate::studio::Studio;
 
 pub(super) fn probe(file: &Path, json: bool) -> anyhow::Result<()> {
     let info = media::probe(file)?;
@@ -50,11 +51,10 @@ pub(super) fn export_job(
     candidate: usize,
     out: &Path,
     overwrite: bool,
-    config: &PipelineConfig,
+    studio: &Studio,
     json: bool,
 ) -> anyhow::Result<()> {
     let id: JobId = job.parse()?;
-    let store = JobStore::in_data_dir(&crate::app::data_dir());
     let bar = progress::bar("exporting");
     let request = ExportRequest {
         job: id,
@@ -62,13 +62,7 @@ pub(super) fn export_job(
         dest: out,
         overwrite,
     };
-    let report = export_candidate(
-        &store,
-        &request,
-        config,
-        &mut progress::follow(&bar),
-        &CancelToken::new(),
-    )?;
+    let report = studio.export(&request, &mut progress::follow(&bar), &CancelToken::new())?;
     bar.finish_and_clear();
     print_export(&report, json)
 }

@@ -19,8 +19,8 @@ use bgm_models::stt::Task;
 use clap::{Parser, Subcommand};
 use serde::Serialize;
 
-use crate::pipeline::PipelineConfig;
-use crate::settings::{device_preference, Settings};
+use crate::paths::AppPaths;
+use crate::studio::{Overrides, Studio};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -83,9 +83,9 @@ pub enum Command {
     /// Transcribe the speech of a media file with Whisper: timestamped segments.
     Transcribe {
         file: PathBuf,
-        /// Catalogue model name (see `models list`).
-        #[arg(long, default_value = bgm_models::stt::DEFAULT_MODEL)]
-        model: String,
+        /// Catalogue model name (see `models list`; default: the setting, else whisper-base).
+        #[arg(long)]
+        model: Option<String>,
         /// Spoken language as an ISO code (`en`, `de`, …); detected when omitted.
         #[arg(long)]
         language: Option<String>,
@@ -106,7 +106,7 @@ pub enum Command {
     Run {
         /// A video file, or the id of a job to resume.
         target: String,
-        /// Diffusion steps per clip (default: the plan's).
+        /// Diffusion steps per clip, for this run (default: the setting, else the plan's).
         #[arg(long)]
         steps: Option<u32>,
         /// Copy the four mixes here as candidate-N.wav.
@@ -123,6 +123,7 @@ pub enum Command {
         /// Only this section (0-based, as in plan.json).
         #[arg(long)]
         section: Option<usize>,
+        /// Diffusion steps per clip, for this run (default: the setting, else the plan's).
         #[arg(long)]
         steps: Option<u32>,
         #[arg(long)]
@@ -193,8 +194,13 @@ pub fn main() -> ExitCode {
         };
     };
     crate::logging::init_stderr();
+    // The same settings as the window's, with this invocation's flags over them.
     let weights = models::weights_config(cli.models_dir, cli.offline);
-    match run_command(command, cli.device, &weights) {
+    let studio = Studio::new(AppPaths::from_env(), weights).with_overrides(Overrides {
+        device: cli.device,
+        ..Overrides::default()
+    });
+    match run_command(command, studio) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => report(err),
     }
@@ -205,11 +211,12 @@ fn report(err: anyhow::Error) -> ExitCode {
     ExitCode::FAILURE
 }
 
-fn run_command(
-    command: Command,
-    device: Option<DevicePreference>,
-    weights: &bgm_models::weights::WeightsConfig,
-) -> anyhow::Result<()> {
+fn run_command(command: Command, studio: Studio) -> anyhow::Result<()> {
+    let weights = studio.weights();
+    let with_steps = |steps: Option<u32>| Overrides {
+        steps,
+        ..Overrides::default()
+    };
     match command {
         Command::Probe { file, json } => media::probe(&file, json),
         Command::Export {
@@ -221,15 +228,14 @@ fn run_command(
             json,
         } => match (candidate, audio) {
             (Some(candidate), _) => {
-                let config = PipelineConfig::new(weights.clone(), ComputeDevice::cpu());
-                media::export_job(&source, candidate, &out, overwrite, &config, json)
+                media::export_job(&source, candidate, &out, overwrite, &studio, json)
             }
             (None, Some(audio)) => media::export(Path::new(&source), &audio, &out, overwrite, json),
             (None, None) => anyhow::bail!("export needs --candidate N (for a job) or --audio FILE"),
         },
         Command::Spectrogram(command) => spectrogram::run(command),
         Command::Models(command) => models::run(command, weights),
-        Command::Jobs(command) => jobs::run(command),
+        Command::Jobs(command) => jobs::run(command, &studio),
         Command::Transcribe {
             file,
             model,
@@ -239,6 +245,7 @@ fn run_command(
             english,
             json,
         } => {
+            let model = model.unwrap_or_else(|| studio.settings().whisper_model.clone());
             let request = transcribe::TranscribeRequest {
                 model: &model,
                 language,
@@ -247,7 +254,7 @@ fn run_command(
                 english,
             };
             let transcript =
-                transcribe::transcribe_file(&file, &request, weights, &open_device(device)?)?;
+                transcribe::transcribe_file(&file, &request, weights, &studio.open_device()?)?;
             transcribe::print_transcript(&transcript, json)
         }
         Command::Run {
@@ -258,11 +265,10 @@ fn run_command(
         } => {
             let request = run::RunRequest {
                 target: &target,
-                steps,
                 out,
                 json,
             };
-            run::run(&request, weights, open_device(device)?)
+            run::run(&request, &studio.with_overrides(with_steps(steps)))
         }
         Command::Regenerate {
             job,
@@ -273,18 +279,18 @@ fn run_command(
         } => {
             let request = run::RunRequest {
                 target: &job,
-                steps,
                 out: None,
                 json,
             };
-            run::regenerate(&request, candidate, section, weights, open_device(device)?)
+            let studio = studio.with_overrides(with_steps(steps));
+            run::regenerate(&request, candidate, section, &studio)
         }
         Command::Emotions {
             transcript,
             duration,
             json,
         } => {
-            let report = emotions::analyse(&transcript, duration, weights, &open_device(device)?)?;
+            let report = emotions::analyse(&transcript, duration, weights, &studio.open_device()?)?;
             emotions::print_report(&report, json)
         }
         Command::Plan {
@@ -293,25 +299,19 @@ fn run_command(
             seed,
             out,
         } => {
-            let report = emotions::analyse(&transcript, duration, weights, &open_device(device)?)?;
+            let report = emotions::analyse(&transcript, duration, weights, &studio.open_device()?)?;
             emotions::write_plan(&report, seed, &out)
         }
-        Command::Generate(args) => generate::run(args, weights, &open_device(device)?),
-        Command::Device { json } => show_device(device, json),
+        Command::Generate(args) => generate::run(args, weights, &studio.open_device()?),
+        Command::Device { json } => show_device(&studio, json),
         Command::Bindings { out } => crate::app::export_bindings(&out)
             .map_err(anyhow::Error::msg)
             .with_context(|| format!("writing {}", out.display())),
     }
 }
 
-/// The device for the model stages: the flag, else `BGM_DEVICE`, else the setting.
-fn open_device(flag: Option<DevicePreference>) -> anyhow::Result<ComputeDevice> {
-    Ok(Settings::load_from(&Settings::path()).open_device(flag)?)
-}
-
-fn show_device(flag: Option<DevicePreference>, json: bool) -> anyhow::Result<()> {
-    let settings = Settings::load_from(&Settings::path());
-    let preference = device_preference(flag, &settings)?;
+fn show_device(studio: &Studio, json: bool) -> anyhow::Result<()> {
+    let preference = studio.device_preference()?;
     let device = ComputeDevice::open(preference)?;
     let memory = device.memory();
     if json {

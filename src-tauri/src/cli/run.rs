@@ -3,15 +3,14 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use bgm_models::device::ComputeDevice;
 use bgm_models::task::CancelToken;
-use bgm_models::weights::WeightsConfig;
 use indicatif::ProgressBar;
 use serde::Serialize;
 
 use super::{print_json, progress};
-use crate::jobs::{JobId, JobManifest, JobStore, StageName};
-use crate::pipeline::{JobFiles, MixReport, Pipeline, PipelineConfig, StageProgress};
+use crate::jobs::{JobId, JobManifest, StageName};
+use crate::pipeline::{JobFiles, MixReport, StageProgress};
+use crate::studio::Studio;
 
 /// What `run` reports.
 #[derive(Serialize)]
@@ -33,17 +32,12 @@ struct StageTiming {
 pub(super) struct RunRequest<'a> {
     /// A video, or the id of a job to resume.
     pub target: &'a str,
-    pub steps: Option<u32>,
     pub out: Option<PathBuf>,
     pub json: bool,
 }
 
-pub(super) fn run(
-    request: &RunRequest,
-    weights: &WeightsConfig,
-    device: ComputeDevice,
-) -> anyhow::Result<()> {
-    execute(request, None, weights, device)
+pub(super) fn run(request: &RunRequest, studio: &Studio) -> anyhow::Result<()> {
+    execute(request, None, studio)
 }
 
 /// New music for one candidate (or one section of it) of the job `request.target`.
@@ -51,41 +45,36 @@ pub(super) fn regenerate(
     request: &RunRequest,
     candidate: usize,
     section: Option<usize>,
-    weights: &WeightsConfig,
-    device: ComputeDevice,
+    studio: &Studio,
 ) -> anyhow::Result<()> {
     request.target.parse::<JobId>()?;
-    execute(request, Some((candidate, section)), weights, device)
+    execute(request, Some((candidate, section)), studio)
 }
 
 fn execute(
     request: &RunRequest,
     regenerate: Option<(usize, Option<usize>)>,
-    weights: &WeightsConfig,
-    device: ComputeDevice,
+    studio: &Studio,
 ) -> anyhow::Result<()> {
-    let store = JobStore::in_data_dir(&crate::app::data_dir());
+    let store = studio.store();
     let job = match request.target.parse::<JobId>() {
         Ok(id) => store.load(id)?,
-        Err(_) => store.create(Path::new(request.target))?,
+        Err(_) => studio.open_video(Path::new(request.target))?,
     };
     if !request.json {
         eprintln!("job {}", job.id);
     }
-    let mut config = PipelineConfig::new(weights.clone(), device);
-    config.steps = request.steps;
-    let pipeline = Pipeline::new(&store, &config);
     let bar = progress::bar("decode");
     let cancel = CancelToken::new();
     let done = match regenerate {
-        Some((candidate, section)) => pipeline.regenerate(
+        Some((candidate, section)) => studio.regenerate(
             job.id,
             candidate,
             section,
             &mut follow_stages(&bar),
             &cancel,
         )?,
-        None => pipeline.run(job.id, StageName::Mix, &mut follow_stages(&bar), &cancel)?,
+        None => studio.run(job.id, &mut follow_stages(&bar), &cancel)?,
     };
     bar.finish_and_clear();
     let files = JobFiles::new(&store.dir(done.id));

@@ -9,8 +9,8 @@ use serde::Serialize;
 use tauri::{AppHandle, Manager};
 use tauri_plugin_dialog::DialogExt;
 
-use super::{blocking, enum_word, internal, CommandError, UserFiles};
-use crate::jobs::{JobId, JobManifest, JobStore, JobSummary};
+use super::{blocking, enum_word, internal, studio, CommandError, UserFiles};
+use crate::jobs::{JobId, JobManifest, JobSummary};
 use crate::media::{self, MediaInfo};
 
 /// A job as the window shows it.
@@ -74,10 +74,6 @@ pub(super) fn parse_id(id: &str) -> Result<JobId, CommandError> {
         .map_err(|e| crate::jobs::JobError::from(e).into())
 }
 
-pub(super) fn store() -> JobStore {
-    JobStore::in_data_dir(&crate::app::data_dir())
-}
-
 /// Shows the native file picker; the chosen file may then be opened. `None` when cancelled.
 #[tauri::command]
 #[specta::specta]
@@ -108,19 +104,27 @@ pub async fn open_video(
 ) -> Result<JobView, CommandError> {
     let path = PathBuf::from(path);
     files.check(&path)?;
-    blocking(move || Ok(store().create(&path)?.into())).await
+    blocking(move || Ok(studio().open_video(&path)?.into())).await
 }
 
 #[tauri::command]
 #[specta::specta]
 pub async fn list_jobs() -> Result<Vec<JobListItem>, CommandError> {
-    blocking(|| Ok(store().list()?.into_iter().map(Into::into).collect())).await
+    blocking(|| {
+        Ok(studio()
+            .store()
+            .list()?
+            .into_iter()
+            .map(Into::into)
+            .collect())
+    })
+    .await
 }
 
 #[tauri::command]
 #[specta::specta]
 pub async fn load_job(id: String) -> Result<JobView, CommandError> {
-    blocking(move || Ok(store().load(parse_id(&id)?)?.into())).await
+    blocking(move || Ok(studio().store().load(parse_id(&id)?)?.into())).await
 }
 
 #[tauri::command]
@@ -137,7 +141,7 @@ pub async fn delete_job(app: AppHandle, id: String) -> Result<(), CommandError> 
         server.unpublish_prefix(&format!("{id}/"));
     }
     app.state::<super::Audition>().forget_job(&id.to_string());
-    blocking(move || Ok(store().delete(id)?)).await
+    blocking(move || Ok(studio().delete_job(id)?)).await
 }
 
 /// `count` evenly spaced frames of the job's video, `width` pixels wide, as JPEG data URLs.
@@ -149,7 +153,7 @@ pub async fn job_thumbnails(
     width: u32,
 ) -> Result<Vec<ThumbnailView>, CommandError> {
     blocking(move || {
-        let manifest = store().load(parse_id(&id)?)?;
+        let manifest = studio().store().load(parse_id(&id)?)?;
         // Bounded, so a page cannot ask for gigabytes of pictures.
         let thumbs = media::thumbnails(&manifest.input, count.min(64) as usize, width.min(1920))?;
         thumbs

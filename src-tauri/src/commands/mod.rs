@@ -140,15 +140,15 @@ pub async fn take_initial_file(
 #[specta::specta]
 pub async fn app_info() -> Result<AppInfo, CommandError> {
     blocking(|| {
-        let settings = crate::settings::Settings::load_from(&crate::settings::Settings::path());
-        let opened = settings.open_device(None).map_err(internal)?;
+        let studio = studio();
+        let opened = studio.open_device().map_err(internal)?;
         let device = opened.kind.to_string();
         Ok(AppInfo {
             version: env!("CARGO_PKG_VERSION").to_string(),
-            seconds_per_step: measured_step_seconds(&device),
+            seconds_per_step: measured_step_seconds(studio.store(), &device),
             device,
             device_note: opened.note.clone(),
-            data_dir: crate::app::data_dir().display().to_string(),
+            data_dir: studio.paths().data_dir().display().to_string(),
             gpu_memory_bytes: opened.memory().map(|m| m.total as f64),
         })
     })
@@ -156,8 +156,7 @@ pub async fn app_info() -> Result<AppInfo, CommandError> {
 }
 
 /// The newest job's measured step time on `device` (jobs are listed newest first).
-fn measured_step_seconds(device: &str) -> Option<f64> {
-    let store = crate::jobs::JobStore::in_data_dir(&crate::app::data_dir());
+fn measured_step_seconds(store: &crate::jobs::JobStore, device: &str) -> Option<f64> {
     store.list().ok()?.into_iter().find_map(|job| {
         let files = crate::pipeline::JobFiles::new(&store.dir(job.id));
         let text = std::fs::read_to_string(files.diffusion_timing()).ok()?;
@@ -177,6 +176,12 @@ fn enum_word(value: &impl Serialize) -> String {
         .unwrap_or_default()
 }
 
+/// The user's studio, with the settings as saved now (the Settings screen may have changed
+/// them since the last command).
+fn studio() -> crate::studio::Studio {
+    crate::studio::Studio::from_env()
+}
+
 /// Runs blocking work (file and model I/O) on the blocking pool, never on the async runtime.
 async fn blocking<T: Send + 'static>(
     work: impl FnOnce() -> Result<T, CommandError> + Send + 'static,
@@ -191,6 +196,10 @@ impl From<crate::jobs::JobError> for CommandError {
         use crate::jobs::JobError;
         match err {
             JobError::Media(media) => media.into(),
+            JobError::Busy { .. } => CommandError {
+                kind: ErrorKind::Busy,
+                message: err.to_string(),
+            },
             JobError::InvalidId(_) | JobError::NotFound(_) => CommandError {
                 kind: ErrorKind::BadInput,
                 message: err.to_string(),

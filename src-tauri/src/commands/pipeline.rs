@@ -5,22 +5,18 @@
 use std::path::{Path, PathBuf};
 
 use bgm_models::emotion::Emotion;
-use bgm_models::plan::MusicPlan;
-use bgm_models::weights::WeightsConfig;
+use bgm_models::plan::{MusicPlan, PlanError};
 use serde::Serialize;
 use tauri::ipc::Channel;
 use tauri::{AppHandle, Manager};
 use tauri_plugin_dialog::DialogExt;
 
 use super::details::{read_job_details, JobDetails};
-use super::jobs::{parse_id, store};
-use super::{blocking, internal, CommandError, ErrorKind, UserFiles};
-use crate::jobs::{JobId, JobManifest, StageName};
-use crate::pipeline::{
-    export_candidate, load_plan, save_plan, ExportRequest, JobFiles, Pipeline, PipelineConfig,
-    PipelineError, StageProgress,
-};
-use crate::settings::Settings;
+use super::jobs::parse_id;
+use super::{blocking, internal, studio, CommandError, ErrorKind, UserFiles};
+use crate::jobs::{JobId, JobManifest};
+use crate::pipeline::{ExportRequest, PipelineError, StageProgress};
+use crate::studio::Studio;
 use crate::tasks::{TaskError, TaskKind, Tasks};
 use crate::video_server::VideoServer;
 
@@ -35,6 +31,7 @@ impl From<PipelineError> for CommandError {
         match err {
             PipelineError::Job(job) => job.into(),
             PipelineError::Media(media) => media.into(),
+            PipelineError::Plan(_) | PipelineError::PlanNotMade => bad_input(err.to_string()),
             other => internal(other),
         }
     }
@@ -53,18 +50,10 @@ impl From<TaskError> for CommandError {
     }
 }
 
-/// The pipeline as the user's settings configure it.
-pub(super) fn pipeline_config() -> Result<PipelineConfig, CommandError> {
-    let settings = Settings::load_from(&Settings::path());
-    let device = settings.open_device(None).map_err(internal)?;
-    let mut config = PipelineConfig::new(WeightsConfig::from_env(), device);
-    settings.apply_to(&mut config);
-    Ok(config)
-}
-
 /// The job view: reads the job's files and publishes its video on the loopback server.
 pub(super) fn details(app: &AppHandle, id: JobId) -> Result<JobDetails, CommandError> {
-    let store = store();
+    let studio = studio();
+    let store = studio.store();
     let manifest = store.load(id)?;
     let input = manifest.input.clone();
     let busy = app.state::<Tasks>().is_running(&id.to_string());
@@ -91,8 +80,8 @@ pub async fn run_job(
     progress: Channel<StageProgress>,
 ) -> Result<JobDetails, CommandError> {
     let id = parse_id(&id)?;
-    run_models_task(&app, id, progress, move |pipeline, observer, cancel| {
-        pipeline.run(id, StageName::Mix, observer, cancel)
+    run_models_task(&app, id, progress, move |studio, observer, cancel| {
+        studio.run(id, observer, cancel)
     })
     .await
 }
@@ -109,8 +98,8 @@ pub async fn regenerate_candidate(
 ) -> Result<JobDetails, CommandError> {
     let id = parse_id(&id)?;
     check_candidate(candidate)?;
-    run_models_task(&app, id, progress, move |pipeline, observer, cancel| {
-        pipeline.regenerate(
+    run_models_task(&app, id, progress, move |studio, observer, cancel| {
+        studio.regenerate(
             id,
             candidate as usize,
             section.map(|s| s as usize),
@@ -126,26 +115,23 @@ async fn run_models_task(
     id: JobId,
     progress: Channel<StageProgress>,
     work: impl FnOnce(
-            &Pipeline,
+            &Studio,
             &mut (dyn FnMut(&StageProgress) + Send),
             &bgm_models::task::CancelToken,
         ) -> Result<JobManifest, PipelineError>
         + Send
         + 'static,
 ) -> Result<JobDetails, CommandError> {
-    let config = blocking(pipeline_config).await?;
     // The mixes are about to be rewritten.
     app.state::<super::Audition>().forget_job(&id.to_string());
     let finished =
         app.state::<Tasks>()
             .start(&id.to_string(), TaskKind::Models, move |cancel| {
-                let store = store();
-                let pipeline = Pipeline::new(&store, &config);
                 // A window that went away cannot take progress; the run goes on regardless.
                 let mut observer = |p: &StageProgress| {
                     let _ = progress.send(p.clone());
                 };
-                work(&pipeline, &mut observer, cancel)
+                work(&studio(), &mut observer, cancel)
             })?;
     finished.await.map_err(internal)???;
     let app = app.clone();
@@ -175,7 +161,6 @@ pub async fn set_section_emotion(
     let emotion: Emotion = emotion.parse().map_err(|e| bad_input(format!("{e}")))?;
     edit_plan(app, id, move |plan| {
         plan.set_emotion(section as usize, emotion)
-            .map_err(|e| bad_input(e.to_string()))
     })
     .await
 }
@@ -194,7 +179,6 @@ pub async fn set_prompt(
     check_candidate(candidate)?;
     edit_plan(app, id, move |plan| {
         plan.set_prompt(section as usize, candidate as usize, &prompt)
-            .map_err(|e| bad_input(e.to_string()))
     })
     .await
 }
@@ -202,21 +186,13 @@ pub async fn set_prompt(
 async fn edit_plan(
     app: AppHandle,
     id: JobId,
-    edit: impl FnOnce(&mut MusicPlan) -> Result<(), CommandError> + Send + 'static,
+    edit: impl FnOnce(&mut MusicPlan) -> Result<(), PlanError> + Send + 'static,
 ) -> Result<JobDetails, CommandError> {
     if app.state::<Tasks>().is_running(&id.to_string()) {
         return Err(TaskError::Busy(format!("job {id}")).into());
     }
     blocking(move || {
-        let files = JobFiles::new(&store().dir(id));
-        if !files.plan().exists() {
-            return Err(bad_input(
-                "the plan is not made yet: run the job up to the plan stage first".into(),
-            ));
-        }
-        let mut plan = load_plan(&files).map_err(|e| bad_input(e.to_string()))?;
-        edit(&mut plan)?;
-        save_plan(&files, &plan)?;
+        studio().edit_plan(id, edit)?;
         details(&app, id)
     })
     .await
@@ -250,7 +226,7 @@ pub async fn pick_export_path(
     candidate: u32,
 ) -> Result<Option<String>, CommandError> {
     let id = parse_id(&id)?;
-    let manifest = blocking(move || Ok(store().load(id)?)).await?;
+    let manifest = blocking(move || Ok(studio().store().load(id)?)).await?;
     let (folder, name) = suggested_export(&manifest.input, candidate);
     let dialog = app.dialog().clone();
     let picked = blocking(move || {
@@ -313,7 +289,6 @@ pub async fn export_job(
     check_candidate(candidate)?;
     let dest = PathBuf::from(dest);
     app.state::<UserFiles>().check(&dest)?;
-    let config = blocking(pipeline_config).await?;
     let target = dest.clone();
     let finished = app
         .state::<Tasks>()
@@ -328,7 +303,7 @@ pub async fn export_job(
             let mut report = |fraction: f64| {
                 let _ = progress.send(fraction);
             };
-            export_candidate(&store(), &request, &config, &mut report, cancel)
+            studio().export(&request, &mut report, cancel)
         })?;
     finished.await.map_err(internal)???;
     let size_bytes = std::fs::metadata(&dest).map(|m| m.len()).unwrap_or(0);

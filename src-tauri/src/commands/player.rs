@@ -5,8 +5,8 @@ use std::sync::Mutex;
 
 use tauri::{AppHandle, Manager, State};
 
-use super::jobs::{parse_id, store};
-use super::{blocking, CommandError, ErrorKind};
+use super::jobs::parse_id;
+use super::{blocking, studio, CommandError, ErrorKind};
 use crate::pipeline::JobFiles;
 use crate::player::{CandidatePlayer, PlayerError, PlayerState};
 
@@ -49,7 +49,7 @@ pub async fn player_load(app: AppHandle, id: String) -> Result<PlayerState, Comm
     let id = parse_id(&id)?;
     // Decoding four mixes takes a moment: off the async runtime.
     blocking(move || {
-        let files = JobFiles::new(&store().dir(id));
+        let files = JobFiles::new(&studio().store().dir(id));
         let audition = app.state::<Audition>();
         let state = audition.player.load(files.each_candidate(JobFiles::mix))?;
         *audition.job.lock().expect("not poisoned") = Some(id.to_string());

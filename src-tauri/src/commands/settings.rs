@@ -4,13 +4,13 @@
 use bgm_models::device::DevicePreference;
 use bgm_models::weights::{
     catalogue, catalogue_status, download_model as fetch_model, find_model, DownloadStage,
-    DownloadUpdate, ModelKind, WeightsConfig,
+    DownloadUpdate, ModelKind,
 };
 use serde::{Deserialize, Serialize};
 use tauri::ipc::Channel;
 use tauri::{AppHandle, Manager};
 
-use super::{blocking, enum_word, internal, CommandError, ErrorKind};
+use super::{blocking, enum_word, internal, studio, CommandError, ErrorKind};
 use crate::pipeline::mix::OriginalAudio;
 use crate::settings::Settings;
 use crate::tasks::{TaskKind, Tasks};
@@ -103,7 +103,7 @@ impl AppSettings {
 #[tauri::command]
 #[specta::specta]
 pub async fn get_settings() -> Result<AppSettings, CommandError> {
-    blocking(|| Ok((&Settings::load_from(&Settings::path())).into())).await
+    blocking(|| Ok(studio().settings().into())).await
 }
 
 /// Saves the settings; they apply to the next run (a changed mix setting re-mixes only).
@@ -112,7 +112,7 @@ pub async fn get_settings() -> Result<AppSettings, CommandError> {
 pub async fn save_settings(settings: AppSettings) -> Result<AppSettings, CommandError> {
     let checked = settings.to_settings()?;
     blocking(move || {
-        checked.save_to(&Settings::path()).map_err(internal)?;
+        studio().save_settings(checked.clone()).map_err(internal)?;
         Ok((&checked).into())
     })
     .await
@@ -142,7 +142,7 @@ pub async fn list_models(app: AppHandle) -> Result<Vec<ModelView>, CommandError>
 fn model_views(app: &AppHandle) -> Vec<ModelView> {
     let tasks = app.state::<Tasks>();
     let kinds: Vec<ModelKind> = catalogue().iter().map(|e| e.kind).collect();
-    catalogue_status(&WeightsConfig::from_env())
+    catalogue_status(studio().weights())
         .into_iter()
         .zip(kinds)
         .map(|(s, kind)| ModelView {
@@ -204,7 +204,7 @@ pub async fn download_model(
                         .into(),
                     });
                 };
-                fetch_model(&entry, &WeightsConfig::from_env(), sink, cancel)
+                fetch_model(&entry, studio().weights(), sink, cancel)
             })?;
     finished.await.map_err(internal)??.map_err(|e| {
         let cancelled = matches!(e, bgm_models::weights::WeightsError::Cancelled { .. });

@@ -4,9 +4,10 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use super::atomic::write_json_atomic;
 use super::id::{InvalidJobId, JobId};
+use super::lock::{JobLock, LockFailure};
 use super::manifest::{JobManifest, StageName, StageState, MANIFEST_VERSION};
+use crate::atomic_file::write_json_atomic;
 use crate::media::{self, MediaError};
 
 #[derive(Debug, thiserror::Error)]
@@ -25,6 +26,16 @@ pub enum JobError {
     },
     #[error(transparent)]
     Media(#[from] MediaError),
+    #[error("job {id} is being processed by {}; wait for it to finish, or stop it there", holder(*.pid))]
+    Busy { id: JobId, pid: Option<u32> },
+}
+
+fn holder(pid: Option<u32>) -> String {
+    match pid {
+        Some(pid) if pid == std::process::id() => "another task of this BGM Studio".into(),
+        Some(pid) => format!("another BGM Studio (pid {pid})"),
+        None => "another BGM Studio".into(),
+    }
 }
 
 type Result<T> = std::result::Result<T, JobError>;
@@ -137,12 +148,23 @@ impl JobStore {
         Ok(jobs)
     }
 
-    /// Removes a job's folder and everything in it.
-    pub fn delete(&self, id: JobId) -> Result<()> {
+    /// Takes the job's cross-process lock: no other process or task may run, regenerate,
+    /// export, edit or delete it until the lock is dropped.
+    pub fn lock(&self, id: JobId) -> Result<JobLock> {
         let dir = self.dir(id);
         if !dir.join("job.json").exists() {
             return Err(JobError::NotFound(id));
         }
+        JobLock::try_acquire(&dir).map_err(|failure| match failure {
+            LockFailure::Held { pid } => JobError::Busy { id, pid },
+            LockFailure::Io(source) => JobError::Io { path: dir, source },
+        })
+    }
+
+    /// Removes a job's folder and everything in it; refused while the job is being processed.
+    pub fn delete(&self, id: JobId) -> Result<()> {
+        let _lock = self.lock(id)?;
+        let dir = self.dir(id);
         std::fs::remove_dir_all(&dir).map_err(|source| JobError::Io { path: dir, source })
     }
 }

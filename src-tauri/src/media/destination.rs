@@ -1,5 +1,5 @@
-//! Where an export goes: which container and audio codec its name asks for, that it is not an
-//! input, and a temporary file beside it that only becomes the destination when complete.
+//! Where an export goes: which container and audio codec its name asks for, and that it is not
+//! an input. The file itself is written through [`crate::atomic_file::PartialFile`].
 
 use std::path::{Path, PathBuf};
 
@@ -89,54 +89,6 @@ pub(crate) fn check_destination(
     Ok(resolved)
 }
 
-/// A file being written beside its destination. Dropped before `commit`, it removes itself,
-/// so a failed or cancelled export leaves nothing behind; a killed process leaves only this
-/// hidden partial file, never a half-written destination.
-pub(crate) struct PartialFile {
-    temp: PathBuf,
-    dest: PathBuf,
-    committed: bool,
-}
-
-impl PartialFile {
-    pub(crate) fn beside(dest: &Path) -> Self {
-        let name = dest
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let temp = dest.with_file_name(format!(".{name}.{}.partial", std::process::id()));
-        Self {
-            temp,
-            dest: dest.to_path_buf(),
-            committed: false,
-        }
-    }
-
-    pub(crate) fn path(&self) -> &Path {
-        &self.temp
-    }
-
-    /// Flushes the finished file to disk and moves it into place in one step.
-    pub(crate) fn commit(mut self) -> Result<(), MediaError> {
-        let io_err =
-            |source: std::io::Error| MediaError::destination(&self.dest, source.to_string());
-        std::fs::File::open(&self.temp)
-            .and_then(|f| f.sync_all())
-            .map_err(io_err)?;
-        std::fs::rename(&self.temp, &self.dest).map_err(io_err)?;
-        self.committed = true;
-        Ok(())
-    }
-}
-
-impl Drop for PartialFile {
-    fn drop(&mut self) {
-        if !self.committed {
-            let _ = std::fs::remove_file(&self.temp);
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -174,16 +126,5 @@ mod tests {
         std::fs::write(&existing, b"x").unwrap();
         assert!(check_destination(&existing, &[], false).is_err());
         assert!(check_destination(&existing, &[], true).is_ok());
-    }
-
-    #[test]
-    fn an_uncommitted_partial_file_disappears() {
-        let dir = tempfile::tempdir().unwrap();
-        let dest = dir.path().join("out.mp4");
-        let partial = PartialFile::beside(&dest);
-        std::fs::write(partial.path(), b"half").unwrap();
-        let temp = partial.path().to_path_buf();
-        drop(partial);
-        assert!(!temp.exists() && !dest.exists());
     }
 }

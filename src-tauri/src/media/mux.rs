@@ -11,10 +11,11 @@ use ffmpeg_next::media::Type as MediaType;
 use ffmpeg_next::{codec, encoder, ffi, frame, Packet, Rational};
 
 use super::audio::AudioReader;
-use super::destination::{check_destination, output_kind, OutputKind, PartialFile};
+use super::destination::{check_destination, output_kind, OutputKind};
 use super::error::MediaError;
 use super::input::{open_input, open_output};
 use super::probe::{is_cover_art, primary_video_stream, probe, seconds, stream_duration_seconds};
+use crate::atomic_file::PartialFile;
 
 #[derive(Clone, Debug, Default)]
 pub struct MuxOptions {
@@ -121,7 +122,9 @@ pub fn mux(
     audio_out.finish(&mut output, audio_tb)?;
     output.write_trailer().map_err(write_err)?;
     drop(output);
-    partial.commit()?;
+    partial
+        .commit()
+        .map_err(|e| MediaError::destination(&dest, e.to_string()))?;
     progress.report(1.0);
 
     Ok(MuxReport {

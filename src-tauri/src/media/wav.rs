@@ -3,8 +3,8 @@
 use std::path::Path;
 
 use super::audio::PcmAudio;
-use super::destination::PartialFile;
 use super::error::MediaError;
+use crate::atomic_file::PartialFile;
 
 impl PcmAudio {
     /// Interleaves one buffer per channel (all the same length).
@@ -48,7 +48,9 @@ pub fn write_wav(path: &Path, audio: &PcmAudio) -> Result<(), MediaError> {
         writer.write_sample(sample).map_err(fail)?;
     }
     writer.finalize().map_err(fail)?;
-    partial.commit()
+    partial
+        .commit()
+        .map_err(|e| MediaError::destination(path, e.to_string()))
 }
 
 #[cfg(test)]

@@ -25,6 +25,10 @@ pub enum PipelineError {
     Loudness(#[from] super::loudness::LoudnessError),
     #[error("\"{}\": {message}", .path.display())]
     File { path: PathBuf, message: String },
+    #[error(transparent)]
+    Device(#[from] bgm_models::device::DeviceError),
+    #[error("the plan is not made yet: run the job up to the plan stage first")]
+    PlanNotMade,
     #[error("cancelled; run the job again to resume where it stopped")]
     Cancelled,
 }

@@ -56,10 +56,7 @@ impl<'a> Pipeline<'a> {
         let mut upstream = String::new();
         for stage in StageName::ALL.into_iter().filter(|&s| s <= last) {
             let fingerprint = self.fingerprint(stage, &job, &files, &upstream)?;
-            let record = job.stage(stage);
-            let up_to_date = record.state == StageState::Done
-                && record.fingerprint.as_deref() == Some(fingerprint.as_str())
-                && outputs(stage, &files).iter().all(|p| p.exists());
+            let up_to_date = is_up_to_date(stage, &job, &files, &fingerprint);
             let mut event = |fraction: f64, message: &str, eta_seconds: Option<f64>| {
                 observer(&StageProgress {
                     job: id.to_string(),
@@ -122,6 +119,34 @@ impl<'a> Pipeline<'a> {
             }
         }
         Ok(job)
+    }
+
+    /// The stages a run would compute now, in order: those whose output is missing or whose
+    /// fingerprint no longer matches the settings and the files upstream. Runs nothing.
+    pub fn stale_stages(&self, id: JobId) -> Result<Vec<StageName>> {
+        let job = self.store.load(id)?;
+        let files = JobFiles::new(&self.store.dir(id));
+        let mut upstream = String::new();
+        let mut stale = Vec::new();
+        let mut unknown = false;
+        for stage in StageName::ALL {
+            // As in `run`: a changed fingerprint carries on down the chain by itself.
+            let fingerprint = match self.fingerprint(stage, &job, &files, &upstream) {
+                Ok(f) => f,
+                // An input a stale stage has yet to write (plan.json for generate): it will
+                // be new, so everything from here runs.
+                Err(_) if !stale.is_empty() => {
+                    unknown = true;
+                    String::new()
+                }
+                Err(e) => return Err(e),
+            };
+            if unknown || !is_up_to_date(stage, &job, &files, &fingerprint) {
+                stale.push(stage);
+            }
+            upstream = fingerprint;
+        }
+        Ok(stale)
     }
 
     /// New music for one candidate (in one section, or all): new seeds for it in the plan,
@@ -215,9 +240,9 @@ impl<'a> Pipeline<'a> {
             StageName::Emotions => {
                 f.add_json("timeline", &config.timeline);
             }
+            // Steps are read by generate alone: changing them keeps the plan and its edits.
             StageName::Plan => {
-                f.add_json("plan", &config.plan)
-                    .add_json("steps", &config.steps);
+                f.add_json("plan", &config.plan);
             }
             StageName::Generate => {
                 let plan = std::fs::read(files.plan())
@@ -252,6 +277,14 @@ impl<'a> Pipeline<'a> {
             }
         }
     }
+}
+
+/// Done with this fingerprint, and its outputs are still there.
+fn is_up_to_date(stage: StageName, job: &JobManifest, files: &JobFiles, fingerprint: &str) -> bool {
+    let record = job.stage(stage);
+    record.state == StageState::Done
+        && record.fingerprint.as_deref() == Some(fingerprint)
+        && outputs(stage, files).iter().all(|p| p.exists())
 }
 
 /// The files a finished stage leaves.

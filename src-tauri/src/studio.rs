@@ -1,0 +1,209 @@
+//! The app's core, shared by the window and the command line: the folders, the job store, the
+//! user's settings (with a front end's one-run overrides) and the pipeline they configure.
+//! Every job operation goes through here, under the job's cross-process lock, so the window
+//! and the command line see the same settings and never process one job at once.
+
+use bgm_models::device::{ComputeDevice, DeviceError, DevicePreference};
+use bgm_models::plan::{MusicPlan, PlanError};
+use bgm_models::task::{CancelToken, Progress};
+use bgm_models::weights::WeightsConfig;
+
+use crate::jobs::{JobError, JobId, JobManifest, JobStore, StageName};
+use crate::media::MuxReport;
+use crate::paths::AppPaths;
+use crate::pipeline::{
+    export_candidate, load_plan, save_plan, ExportRequest, JobFiles, Pipeline, PipelineConfig,
+    PipelineError, StageProgress,
+};
+use crate::settings::Settings;
+
+/// What one invocation changes for itself only (command-line flags); the saved settings stay.
+#[derive(Clone, Debug, Default)]
+pub struct Overrides {
+    pub device: Option<DevicePreference>,
+    pub steps: Option<u32>,
+}
+
+pub struct Studio {
+    paths: AppPaths,
+    store: JobStore,
+    settings: Settings,
+    weights: WeightsConfig,
+    device_flag: Option<DevicePreference>,
+}
+
+impl Studio {
+    /// The studio in `paths`, with the settings saved there.
+    pub fn new(paths: AppPaths, weights: WeightsConfig) -> Self {
+        let settings = Settings::load_from(&paths.settings_file());
+        Self {
+            store: JobStore::in_data_dir(paths.data_dir()),
+            paths,
+            settings,
+            weights,
+            device_flag: None,
+        }
+    }
+
+    /// The user's studio: `BGM_DATA_DIR` or the platform's folders, models as the environment
+    /// says (`BGM_MODELS_DIR`, `HF_HOME`, `HF_HUB_OFFLINE`).
+    pub fn from_env() -> Self {
+        Self::new(AppPaths::from_env(), WeightsConfig::from_env())
+    }
+
+    /// Applies one invocation's overrides over the saved settings.
+    pub fn with_overrides(mut self, overrides: Overrides) -> Self {
+        if overrides.device.is_some() {
+            self.device_flag = overrides.device;
+        }
+        if overrides.steps.is_some() {
+            self.settings.steps = overrides.steps;
+        }
+        self
+    }
+
+    pub fn paths(&self) -> &AppPaths {
+        &self.paths
+    }
+
+    pub fn store(&self) -> &JobStore {
+        &self.store
+    }
+
+    /// The settings in effect: the saved ones with this invocation's overrides.
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    pub fn weights(&self) -> &WeightsConfig {
+        &self.weights
+    }
+
+    /// Saves `settings` for every later run (and uses them in this studio from now on).
+    pub fn save_settings(&mut self, settings: Settings) -> std::io::Result<()> {
+        settings.save_to(&self.paths.settings_file())?;
+        self.settings = settings;
+        Ok(())
+    }
+
+    /// The device the model stages use: the flag, else `BGM_DEVICE`, else the setting.
+    pub fn device_preference(&self) -> Result<DevicePreference, DeviceError> {
+        crate::settings::device_preference(self.device_flag, &self.settings)
+    }
+
+    pub fn open_device(&self) -> Result<ComputeDevice, DeviceError> {
+        ComputeDevice::open(self.device_preference()?)
+    }
+
+    /// The pipeline's configuration on `device`, with the settings applied.
+    pub fn config_on(&self, device: ComputeDevice) -> PipelineConfig {
+        let mut config = PipelineConfig::new(self.weights.clone(), device);
+        self.settings.apply_to(&mut config);
+        config
+    }
+
+    /// The pipeline's configuration on the chosen device.
+    pub fn pipeline_config(&self) -> Result<PipelineConfig, DeviceError> {
+        Ok(self.config_on(self.open_device()?))
+    }
+
+    /// A new job for `video` (probed first: bad input is refused before any folder exists).
+    pub fn open_video(&self, video: &std::path::Path) -> Result<JobManifest, JobError> {
+        self.store.create(video)
+    }
+
+    /// Runs every stage of the job that is not up to date.
+    pub fn run(
+        &self,
+        id: JobId,
+        observer: &mut (dyn FnMut(&StageProgress) + Send),
+        cancel: &CancelToken,
+    ) -> Result<JobManifest, PipelineError> {
+        let _lock = self.store.lock(id)?;
+        let config = self.pipeline_config()?;
+        Pipeline::new(&self.store, &config).run(id, StageName::Mix, observer, cancel)
+    }
+
+    /// New music for one candidate (in one section, or all of them); the others stay.
+    pub fn regenerate(
+        &self,
+        id: JobId,
+        candidate: usize,
+        section: Option<usize>,
+        observer: &mut (dyn FnMut(&StageProgress) + Send),
+        cancel: &CancelToken,
+    ) -> Result<JobManifest, PipelineError> {
+        let _lock = self.store.lock(id)?;
+        let config = self.pipeline_config()?;
+        Pipeline::new(&self.store, &config).regenerate(id, candidate, section, observer, cancel)
+    }
+
+    /// The stages a run would compute now (not up to date with the settings in effect).
+    pub fn stale_stages(&self, id: JobId) -> Result<Vec<StageName>, PipelineError> {
+        // No model runs here, so no device is opened.
+        let config = self.config_on(ComputeDevice::cpu());
+        Pipeline::new(&self.store, &config).stale_stages(id)
+    }
+
+    /// Writes the job's video with one candidate's mix; no model runs, so no device is opened.
+    pub fn export(
+        &self,
+        request: &ExportRequest,
+        progress: &mut dyn Progress,
+        cancel: &CancelToken,
+    ) -> Result<MuxReport, PipelineError> {
+        let _lock = self.store.lock(request.job)?;
+        let config = self.config_on(ComputeDevice::cpu());
+        export_candidate(&self.store, request, &config, progress, cancel)
+    }
+
+    /// Changes the job's plan (an emotion, a prompt); generate and mix follow on the next run.
+    pub fn edit_plan(
+        &self,
+        id: JobId,
+        edit: impl FnOnce(&mut MusicPlan) -> Result<(), PlanError>,
+    ) -> Result<(), PipelineError> {
+        let _lock = self.store.lock(id)?;
+        let files = JobFiles::new(&self.store.dir(id));
+        if !files.plan().exists() {
+            return Err(PipelineError::PlanNotMade);
+        }
+        let mut plan = load_plan(&files)?;
+        edit(&mut plan)?;
+        save_plan(&files, &plan)
+    }
+
+    /// Deletes a job and everything it produced; refused while it is being processed.
+    pub fn delete_job(&self, id: JobId) -> Result<(), JobError> {
+        self.store.delete(id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_override_the_saved_settings_for_one_run_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let paths = AppPaths::in_one_folder(dir.path().to_path_buf());
+        let saved = Settings {
+            steps: Some(30),
+            whisper_model: "whisper-small".into(),
+            ..Settings::default()
+        };
+        saved.save_to(&paths.settings_file()).unwrap();
+        let studio = Studio::new(paths.clone(), WeightsConfig::default());
+        assert_eq!(studio.settings(), &saved);
+        let config = studio.config_on(ComputeDevice::cpu());
+        assert_eq!(config.steps, Some(30));
+        assert_eq!(config.whisper_model, "whisper-small");
+
+        let studio = studio.with_overrides(Overrides {
+            steps: Some(2),
+            ..Overrides::default()
+        });
+        assert_eq!(studio.config_on(ComputeDevice::cpu()).steps, Some(2));
+        assert_eq!(Settings::load_from(&paths.settings_file()), saved);
+    }
+}
