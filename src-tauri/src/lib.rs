@@ -12,5 +12,6 @@ pub mod pipeline;
 pub mod player;
 pub mod settings;
 pub mod studio;
+pub mod sync;
 pub mod tasks;
 pub mod video_server;

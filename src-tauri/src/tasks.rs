@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex};
 use bgm_models::task::CancelToken;
 use tokio::sync::oneshot;
 
+use crate::sync::LockRecovering;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TaskKind {
     /// Runs model stages (run, regenerate): exclusive among themselves.
@@ -48,7 +49,7 @@ impl Tasks {
     ) -> Result<oneshot::Receiver<Result<T, TaskError>>, TaskError> {
         let cancel = CancelToken::new();
         {
-            let mut running = self.0.lock().expect("task table not poisoned");
+            let mut running = self.0.lock_recovering();
             if running.contains_key(key) {
                 return Err(TaskError::Busy(key.to_string()));
             }
@@ -84,7 +85,7 @@ impl Tasks {
 
     /// Asks the task under `key` to stop; `false` when nothing runs under it.
     pub fn cancel(&self, key: &str) -> bool {
-        let running = self.0.lock().expect("task table not poisoned");
+        let running = self.0.lock_recovering();
         running.get(key).map(|r| r.cancel.cancel()).is_some()
     }
 
@@ -96,7 +97,7 @@ impl Tasks {
     }
 
     fn finish(&self, key: &str) {
-        self.0.lock().expect("task table not poisoned").remove(key);
+        self.0.lock_recovering().remove(key);
     }
 }
 

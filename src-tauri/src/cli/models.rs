@@ -11,6 +11,7 @@ use bgm_models::weights::{
 use clap::Subcommand;
 
 use super::{print_json, progress};
+use crate::sync::LockRecovering;
 
 #[derive(Debug, Subcommand)]
 pub enum ModelsCommand {
@@ -87,7 +88,7 @@ fn download(name: &str, config: &WeightsConfig) -> anyhow::Result<()> {
         if let Some(permille) = (update.done * 1000).checked_div(update.total) {
             bar.set_position(permille);
         }
-        let mut file = current_file.lock().expect("not poisoned");
+        let mut file = current_file.lock_recovering();
         if update.stage == DownloadStage::Transferring && *file != update.file {
             bar.set_message(format!("{} {}", update.model, update.file));
             *file = update.file.clone();

@@ -8,6 +8,7 @@ use std::sync::Mutex;
 use serde::Serialize;
 
 use crate::media::{self, MediaInfo};
+use crate::sync::LockRecovering;
 
 mod details;
 mod jobs;
@@ -27,11 +28,11 @@ pub struct UserFiles(Mutex<HashSet<PathBuf>>);
 
 impl UserFiles {
     pub fn allow(&self, paths: impl IntoIterator<Item = PathBuf>) {
-        self.0.lock().expect("not poisoned").extend(paths);
+        self.0.lock_recovering().extend(paths);
     }
 
     fn check(&self, path: &Path) -> Result<(), CommandError> {
-        if self.0.lock().expect("not poisoned").contains(path) {
+        if self.0.lock_recovering().contains(path) {
             Ok(())
         } else {
             Err(CommandError {
@@ -131,7 +132,7 @@ impl InitialFile {
 pub async fn take_initial_file(
     initial: tauri::State<'_, InitialFile>,
 ) -> Result<Option<String>, CommandError> {
-    let path = initial.0.lock().expect("not poisoned").take();
+    let path = initial.0.lock_recovering().take();
     Ok(path.map(|p| p.display().to_string()))
 }
 

@@ -9,6 +9,7 @@ use super::jobs::parse_id;
 use super::{blocking, studio, CommandError, ErrorKind};
 use crate::pipeline::JobFiles;
 use crate::player::{CandidatePlayer, PlayerError, PlayerState};
+use crate::sync::LockRecovering;
 
 /// The player and the job whose mixes it holds.
 #[derive(Default)]
@@ -21,7 +22,7 @@ impl Audition {
     /// Stops and empties the player when it holds `job`'s mixes (the job is being deleted or
     /// its mixes are about to change).
     pub fn forget_job(&self, job: &str) {
-        let mut current = self.job.lock().expect("not poisoned");
+        let mut current = self.job.lock_recovering();
         if current.as_deref() == Some(job) {
             self.player.unload();
             *current = None;
@@ -52,7 +53,7 @@ pub async fn player_load(app: AppHandle, id: String) -> Result<PlayerState, Comm
         let files = JobFiles::new(&studio().store().dir(id));
         let audition = app.state::<Audition>();
         let state = audition.player.load(files.each_candidate(JobFiles::mix))?;
-        *audition.job.lock().expect("not poisoned") = Some(id.to_string());
+        *audition.job.lock_recovering() = Some(id.to_string());
         Ok(state)
     })
     .await
@@ -100,6 +101,6 @@ pub async fn player_state(audition: State<'_, Audition>) -> Result<PlayerState, 
 #[specta::specta]
 pub async fn player_unload(audition: State<'_, Audition>) -> Result<(), CommandError> {
     audition.player.unload();
-    *audition.job.lock().expect("not poisoned") = None;
+    *audition.job.lock_recovering() = None;
     Ok(())
 }
