@@ -12,6 +12,7 @@ use bgm_models::task::CancelToken;
 use tokio::sync::oneshot;
 
 use crate::sync::LockRecovering;
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TaskKind {
     /// Runs model stages (run, regenerate): exclusive among themselves.
