@@ -5,6 +5,7 @@ pub mod device;
 pub mod emotion;
 pub mod plan;
 pub mod riffusion;
+pub mod seed;
 pub mod spectrogram;
 pub mod stt;
 pub mod task;

@@ -264,14 +264,6 @@ pub struct MusicPlan {
     pub transitions: Vec<Transition>,
 }
 
-/// SplitMix64: a tiny, well-mixed hash for deriving seeds.
-fn splitmix64(mut x: u64) -> u64 {
-    x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    x ^ (x >> 31)
-}
-
 /// The seeds of one section's candidates: derived from (base, section, candidate), all distinct.
 pub fn section_seeds(base: u32, section: usize) -> [u32; CANDIDATES] {
     let mut seeds = [0u32; CANDIDATES];
@@ -279,7 +271,7 @@ pub fn section_seeds(base: u32, section: usize) -> [u32; CANDIDATES] {
         let mut salt = 0u64;
         loop {
             let key = (u64::from(base) << 32) ^ ((section as u64) << 8) ^ (k as u64) ^ (salt << 40);
-            let seed = (splitmix64(key) >> 32) as u32;
+            let seed = (crate::seed::splitmix64(key) >> 32) as u32;
             if !seeds[..k].contains(&seed) {
                 seeds[k] = seed;
                 break;

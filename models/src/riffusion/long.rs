@@ -59,10 +59,7 @@ pub struct ClipPlan {
 
 /// A distinct seed per clip, derived from the plan's seed (SplitMix64 of seed and clip index).
 pub fn clip_seed(seed: u32, clip: usize) -> u64 {
-    let mut z = ((seed as u64) << 32 | clip as u64).wrapping_add(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
+    crate::seed::splitmix64((seed as u64) << 32 | clip as u64)
 }
 
 /// The mean over `[span.0, span.1]` of the morph ramp that rises from 0 at `from` to 1 at

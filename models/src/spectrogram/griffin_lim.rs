@@ -8,8 +8,8 @@
 use rayon::prelude::*;
 use realfft::num_complex::Complex32;
 
-use super::rng::SplitMix64;
 use super::stft::{FramePlan, FrameScratch};
+use crate::seed::SplitMix64;
 
 /// How Griffin-Lim picks its starting phases.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,7 +61,7 @@ pub fn griffin_lim(
     let mut angles = vec![Complex32::new(1.0, 0.0); n * k];
     if let PhaseInit::Random { seed } = init {
         angles.par_chunks_mut(k).enumerate().for_each(|(t, row)| {
-            let mut rng = SplitMix64::for_frame(seed, channel, t);
+            let mut rng = SplitMix64::keyed(seed, channel, t);
             for a in row {
                 let re = rng.next_f32();
                 let im = rng.next_f32();

@@ -25,7 +25,6 @@ mod loudness;
 mod mel;
 mod params;
 mod png_meta;
-pub(crate) mod rng;
 mod stft;
 
 pub use converter::{

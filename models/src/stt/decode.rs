@@ -9,7 +9,7 @@ use candle_core::{IndexOp, Tensor};
 use super::error::{Result, SttError};
 use super::model::WhisperModel;
 use super::rules::{log_softmax, LogitRules};
-use crate::spectrogram::rng::SplitMix64;
+use crate::seed::SplitMix64;
 
 /// How tokens are chosen.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -132,7 +132,7 @@ impl WindowDecoder<'_> {
         let eot = self.rules.eot;
         let (mut cache, mut logits, no_speech_prob) = self.start(audio, prompt, sot_index, rows)?;
         let mut rngs: Vec<SplitMix64> = (0..rows)
-            .map(|row| SplitMix64::for_frame(self.seed, row, prompt.len()))
+            .map(|row| SplitMix64::keyed(self.seed, row, prompt.len()))
             .collect();
         let mut sampled: Vec<Vec<u32>> = vec![Vec::new(); rows];
         let mut sums = vec![0f64; rows];
@@ -353,7 +353,7 @@ mod tests {
 
     #[test]
     fn sampling_follows_the_distribution() {
-        let mut rng = SplitMix64::for_frame(7, 0, 0);
+        let mut rng = SplitMix64::keyed(7, 0, 0);
         let scores = [0.0f32, (3.0f32).ln(), f32::NEG_INFINITY];
         let mut counts = [0usize; 3];
         for _ in 0..4000 {

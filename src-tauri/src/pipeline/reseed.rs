@@ -4,18 +4,11 @@
 //! only from its own seed, its music comes out the same.
 
 use bgm_models::plan::{MusicPlan, CANDIDATES};
+use bgm_models::seed::next_seed32 as next_seed;
 
 use super::error::{PipelineError, Result};
 use super::files::JobFiles;
 use super::stages::{load_plan, save_plan};
-
-/// The next seed in a fixed sequence (a 32-bit mix), so a regeneration is reproducible.
-fn next_seed(seed: u32) -> u32 {
-    let mut z = seed.wrapping_add(0x9E37_79B9);
-    z = (z ^ (z >> 16)).wrapping_mul(0x85EB_CA6B);
-    z = (z ^ (z >> 13)).wrapping_mul(0xC2B2_AE35);
-    z ^ (z >> 16)
-}
 
 /// Gives `candidate` new seeds in `section` (or in every section) and saves the plan.
 pub fn reseed_candidate(
@@ -57,7 +50,7 @@ pub fn reseed_candidate(
 
 #[cfg(test)]
 mod tests {
-    use super::next_seed;
+    use bgm_models::seed::next_seed32 as next_seed;
 
     #[test]
     fn seeds_change_and_do_not_cycle_quickly() {
