@@ -50,6 +50,8 @@ use rodio::mixer::Mixer;
 use rodio::{ChannelCount, CpalError, DeviceSinkBuilder, MixerDeviceSink, SampleRate, Source};
 use serde::Serialize;
 
+use crate::media::WavError;
+
 /// The high bit of the transport word: set while playing. The other 63 bits are the frame.
 const PLAYING: u64 = 1 << 63;
 const FRAME_MASK: u64 = PLAYING - 1;
@@ -862,54 +864,21 @@ fn decode_all(paths: &[PathBuf]) -> Result<(Vec<Track>, u32), PlayerError> {
     Ok((tracks, expected))
 }
 
-/// Decodes one WAV file (integer 8–32 bit or 32-bit float, mono or stereo) into interleaved
-/// stereo `f32`. Mono is duplicated to both channels.
+/// Decodes one WAV file (mono or stereo) into interleaved stereo `f32`. Mono is duplicated to
+/// both channels.
 fn decode(path: &Path) -> Result<(Track, u32), PlayerError> {
-    let file = std::fs::File::open(path).map_err(|e| open_error(path, hound::Error::IoError(e)))?;
-    let file_len = file.metadata().map_or(0, |m| m.len());
-    let reader =
-        hound::WavReader::new(std::io::BufReader::new(file)).map_err(|e| open_error(path, e))?;
-    let spec = reader.spec();
-    let unsupported = |detail: String| PlayerError::UnsupportedFormat {
-        path: path.to_owned(),
-        detail,
-    };
-    if !(1..=2).contains(&spec.channels) {
-        return Err(unsupported(format!(
-            "{} channels (only mono and stereo are played)",
-            spec.channels
-        )));
+    let pcm = crate::media::read_wav(path)?;
+    if !(1..=2).contains(&pcm.channels) {
+        return Err(PlayerError::UnsupportedFormat {
+            path: path.to_owned(),
+            detail: format!(
+                "{} channels (only mono and stereo are played)",
+                pcm.channels
+            ),
+        });
     }
-    if spec.sample_rate == 0 {
-        return Err(unsupported("a sample rate of 0 Hz".into()));
-    }
-    let damaged = |e: hound::Error| PlayerError::Decode {
-        path: path.to_owned(),
-        reason: e.to_string(),
-    };
-    // The header's sample count, but no more than the file can hold: a damaged header must
-    // not make us allocate gigabytes (and abort) before the read fails.
-    let bytes_per_sample = u64::from(spec.bits_per_sample.div_ceil(8).max(1));
-    let capacity = u64::from(reader.len()).min(file_len / bytes_per_sample);
-    let mut samples = Vec::with_capacity(usize::try_from(capacity).unwrap_or(0));
-    match (spec.sample_format, spec.bits_per_sample) {
-        (hound::SampleFormat::Float, 32) => {
-            for sample in reader.into_samples::<f32>() {
-                samples.push(sample.map_err(damaged)?);
-            }
-        }
-        (hound::SampleFormat::Int, bits @ 1..=32) => {
-            // Full scale of a signed `bits`-bit integer maps to 1.0.
-            let scale = 1.0 / (1u64 << (bits - 1)) as f32;
-            for sample in reader.into_samples::<i32>() {
-                samples.push(sample.map_err(damaged)? as f32 * scale);
-            }
-        }
-        (format, bits) => {
-            return Err(unsupported(format!("{bits}-bit {format:?} samples")));
-        }
-    }
-    if spec.channels == 1 {
+    let mut samples = pcm.samples;
+    if pcm.channels == 1 {
         samples = samples.iter().flat_map(|&s| [s, s]).collect();
     }
     // A final frame with a missing channel cannot be played; drop it.
@@ -920,39 +889,20 @@ fn decode(path: &Path) -> Result<(Track, u32), PlayerError> {
             reason: "the file contains no audio".into(),
         });
     }
-    Ok((Track::from_interleaved(samples), spec.sample_rate))
+    Ok((Track::from_interleaved(samples), pcm.sample_rate))
 }
 
-/// Errors from reading the header: tells "missing" and "not a WAV" apart, which is what the
-/// user can act on.
-fn open_error(path: &Path, err: hound::Error) -> PlayerError {
-    let path = path.to_owned();
-    match err {
-        hound::Error::IoError(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            PlayerError::FileNotFound { path }
+impl From<WavError> for PlayerError {
+    fn from(err: WavError) -> Self {
+        match err {
+            WavError::NotFound { path } => PlayerError::FileNotFound { path },
+            WavError::Unreadable { path, reason } => PlayerError::Unreadable { path, reason },
+            WavError::NotWav { path, reason } => PlayerError::NotWav { path, reason },
+            WavError::Unsupported { path, detail } => {
+                PlayerError::UnsupportedFormat { path, detail }
+            }
+            WavError::Damaged { path, reason } => PlayerError::Decode { path, reason },
         }
-        // An error from the OS (permissions, a directory): the file cannot be read at all.
-        hound::Error::IoError(e) if e.raw_os_error().is_some() => PlayerError::Unreadable {
-            path,
-            reason: e.to_string(),
-        },
-        // hound's own I/O errors while parsing the header are short reads.
-        hound::Error::IoError(_) => PlayerError::NotWav {
-            path,
-            reason: "the file ends before a WAV header does".into(),
-        },
-        hound::Error::FormatError(reason) => PlayerError::NotWav {
-            path,
-            reason: reason.into(),
-        },
-        hound::Error::Unsupported => PlayerError::UnsupportedFormat {
-            path,
-            detail: "an encoding other than PCM or 32-bit float".into(),
-        },
-        other => PlayerError::Decode {
-            path,
-            reason: other.to_string(),
-        },
     }
 }
 

@@ -16,7 +16,7 @@ pub use error::MediaError;
 pub use mux::{mux, MuxOptions, MuxReport};
 pub use probe::{probe, AudioStreamInfo, MediaInfo, VideoStreamInfo};
 pub use thumbnails::{thumbnails, Thumbnail};
-pub use wav::write_wav;
+pub use wav::{read_wav, write_wav, WavError};
 
 /// Initialises FFmpeg once per process. Its own log is silenced unless asked for
 /// (`BGM_FFMPEG_LOG=1`): our errors already say what went wrong, in words a user can act on.

@@ -1,6 +1,8 @@
-//! Writing PCM to WAV files (32-bit float), atomically: a partial file renamed into place.
+//! WAV files, the one reader and writer of the app: the pipeline's stems and mixes, and the
+//! player's candidates. Writing is 32-bit float, atomically (a partial file renamed into place);
+//! reading takes integer (1–32 bit) or 32-bit float PCM.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use super::audio::PcmAudio;
 use super::error::MediaError;
@@ -53,6 +55,104 @@ pub fn write_wav(path: &Path, audio: &PcmAudio) -> Result<(), MediaError> {
         .map_err(|e| MediaError::destination(path, e.to_string()))
 }
 
+/// Why a WAV file could not be read; each names the file.
+#[derive(Debug, thiserror::Error)]
+pub enum WavError {
+    #[error("{}: file not found", .path.display())]
+    NotFound { path: PathBuf },
+    /// It exists but cannot be read (permissions, a folder, an I/O error).
+    #[error("{}: could not be read: {reason}", .path.display())]
+    Unreadable { path: PathBuf, reason: String },
+    #[error("{}: not a WAV file ({reason})", .path.display())]
+    NotWav { path: PathBuf, reason: String },
+    /// A WAV encoding we do not read (64-bit float, A-law, a 0 Hz rate).
+    #[error("{}: unsupported WAV format: {detail}", .path.display())]
+    Unsupported { path: PathBuf, detail: String },
+    /// The header is fine but the samples are not (a truncated file).
+    #[error("{}: damaged audio data: {reason}", .path.display())]
+    Damaged { path: PathBuf, reason: String },
+}
+
+/// Reads a WAV file as interleaved `f32` (integer full scale maps to 1.0).
+pub fn read_wav(path: &Path) -> Result<PcmAudio, WavError> {
+    let file = std::fs::File::open(path).map_err(|e| open_error(path, hound::Error::IoError(e)))?;
+    let file_len = file.metadata().map_or(0, |m| m.len());
+    let reader =
+        hound::WavReader::new(std::io::BufReader::new(file)).map_err(|e| open_error(path, e))?;
+    let spec = reader.spec();
+    let unsupported = |detail: String| WavError::Unsupported {
+        path: path.to_owned(),
+        detail,
+    };
+    if spec.sample_rate == 0 || spec.channels == 0 {
+        return Err(unsupported(format!(
+            "{} Hz, {} channel(s)",
+            spec.sample_rate, spec.channels
+        )));
+    }
+    let damaged = |e: hound::Error| WavError::Damaged {
+        path: path.to_owned(),
+        reason: e.to_string(),
+    };
+    // The header's sample count, but no more than the file can hold: a damaged header must
+    // not make us allocate gigabytes (and abort) before the read fails.
+    let bytes_per_sample = u64::from(spec.bits_per_sample.div_ceil(8).max(1));
+    let capacity = u64::from(reader.len()).min(file_len / bytes_per_sample);
+    let mut samples = Vec::with_capacity(usize::try_from(capacity).unwrap_or(0));
+    match (spec.sample_format, spec.bits_per_sample) {
+        (hound::SampleFormat::Float, 32) => {
+            for sample in reader.into_samples::<f32>() {
+                samples.push(sample.map_err(damaged)?);
+            }
+        }
+        (hound::SampleFormat::Int, bits @ 1..=32) => {
+            let scale = 1.0 / (1u64 << (bits - 1)) as f32;
+            for sample in reader.into_samples::<i32>() {
+                samples.push(sample.map_err(damaged)? as f32 * scale);
+            }
+        }
+        (format, bits) => return Err(unsupported(format!("{bits}-bit {format:?} samples"))),
+    }
+    Ok(PcmAudio {
+        samples,
+        sample_rate: spec.sample_rate,
+        channels: spec.channels,
+    })
+}
+
+/// Errors from reading the header: tells "missing" and "not a WAV" apart, which is what the
+/// user can act on.
+fn open_error(path: &Path, err: hound::Error) -> WavError {
+    let path = path.to_owned();
+    match err {
+        hound::Error::IoError(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            WavError::NotFound { path }
+        }
+        // An error from the OS (permissions, a folder): the file cannot be read at all.
+        hound::Error::IoError(e) if e.raw_os_error().is_some() => WavError::Unreadable {
+            path,
+            reason: e.to_string(),
+        },
+        // hound's own I/O errors while parsing the header are short reads.
+        hound::Error::IoError(_) => WavError::NotWav {
+            path,
+            reason: "the file ends before a WAV header does".into(),
+        },
+        hound::Error::FormatError(reason) => WavError::NotWav {
+            path,
+            reason: reason.into(),
+        },
+        hound::Error::Unsupported => WavError::Unsupported {
+            path,
+            detail: "an encoding other than PCM or 32-bit float".into(),
+        },
+        other => WavError::Damaged {
+            path,
+            reason: other.to_string(),
+        },
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -79,5 +179,10 @@ mod tests {
         )
         .unwrap();
         assert_eq!(back.samples, pcm.samples);
+        let read = read_wav(&path).unwrap();
+        assert_eq!(
+            (read.samples, read.sample_rate, read.channels),
+            (pcm.samples, 44_100, 1)
+        );
     }
 }

@@ -10,6 +10,8 @@ pub enum PipelineError {
     Job(#[from] JobError),
     #[error(transparent)]
     Media(#[from] MediaError),
+    #[error(transparent)]
+    Wav(#[from] crate::media::WavError),
     // Boxed: these carry the model-locating errors, which are large.
     #[error("transcription failed: {0}")]
     Stt(Box<bgm_models::stt::SttError>),

@@ -74,24 +74,7 @@ fn write_json(path: &Path, value: &impl Serialize) -> Result<()> {
 }
 
 pub(super) fn read_wav(path: &Path) -> Result<PcmAudio> {
-    let mut reader = hound::WavReader::open(path).map_err(|e| PipelineError::file(path, e))?;
-    let spec = reader.spec();
-    let samples = match spec.sample_format {
-        hound::SampleFormat::Float => reader.samples::<f32>().collect::<Result<Vec<_>, _>>(),
-        hound::SampleFormat::Int => {
-            let scale = 1.0 / (1u64 << (spec.bits_per_sample - 1)) as f32;
-            reader
-                .samples::<i32>()
-                .map(|s| s.map(|v| v as f32 * scale))
-                .collect()
-        }
-    }
-    .map_err(|e| PipelineError::file(path, e))?;
-    Ok(PcmAudio {
-        samples,
-        sample_rate: spec.sample_rate,
-        channels: spec.channels,
-    })
+    Ok(crate::media::read_wav(path)?)
 }
 
 /// Decode: the video's sound as Whisper's 16 kHz mono and as the 44.1 kHz stereo of the mix.
