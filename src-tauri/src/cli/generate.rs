@@ -11,16 +11,15 @@ use bgm_models::riffusion::{
     generate, generate_long, CandidateRequest, GenerateOptions, InitImages, LongOptions,
     RiffusionModel, SchedulerKind, DEFAULT_HEIGHT,
 };
-use bgm_models::spectrogram::{
-    ImageToAudioOptions, PhaseInit, SpectrogramConverter, SpectrogramParams,
-};
+use bgm_models::spectrogram::{SpectrogramConverter, SpectrogramParams};
 use bgm_models::task::CancelToken;
 use bgm_models::weights::WeightsConfig;
-use image::{DynamicImage, RgbImage};
+use image::RgbImage;
 use serde::Serialize;
 
 use super::{print_json, progress};
-use crate::media::{self, PcmAudio};
+use crate::media;
+use crate::pipeline::music_from_spectrogram;
 
 #[derive(Debug, clap::Args)]
 pub struct GenerateArgs {
@@ -214,14 +213,7 @@ pub(super) fn run(
             None => None,
         };
         let source = whole.as_ref().unwrap_or(&clips[0]);
-        let audio = converter.image_to_audio(
-            &DynamicImage::ImageRgb8(source.clone()),
-            &ImageToAudioOptions {
-                phase_init: PhaseInit::Random { seed: args.seed },
-                ..Default::default()
-            },
-        )?;
-        let pcm = PcmAudio::from_channels(&audio.channels, audio.sample_rate);
+        let pcm = music_from_spectrogram(&converter, source.clone(), args.seed)?;
         let audio_path = folder.join("music.wav");
         media::write_wav(&audio_path, &pcm)?;
         report.candidates.push(CandidateOutput {

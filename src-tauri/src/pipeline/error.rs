@@ -18,7 +18,11 @@ pub enum PipelineError {
     #[error("emotion analysis failed: {0}")]
     Emotion(Box<bgm_models::emotion::EmotionError>),
     #[error("music generation failed: {0}")]
-    Generate(String),
+    Riffusion(Box<bgm_models::riffusion::RiffusionError>),
+    #[error("turning the spectrogram into audio failed: {0}")]
+    Spectrogram(#[from] bgm_models::spectrogram::SpectrogramError),
+    #[error("the generated music cannot be mixed: {0}")]
+    MusicFormat(String),
     #[error(transparent)]
     Plan(#[from] bgm_models::plan::PlanError),
     #[error("mixing failed: {0}")]
@@ -38,6 +42,12 @@ pub enum PipelineError {
 impl From<bgm_models::stt::SttError> for PipelineError {
     fn from(e: bgm_models::stt::SttError) -> Self {
         Self::Stt(Box::new(e))
+    }
+}
+
+impl From<bgm_models::riffusion::RiffusionError> for PipelineError {
+    fn from(e: bgm_models::riffusion::RiffusionError) -> Self {
+        Self::Riffusion(Box::new(e))
     }
 }
 

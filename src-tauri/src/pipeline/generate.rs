@@ -8,7 +8,7 @@ use bgm_models::spectrogram::{
     ImageToAudioOptions, PhaseInit, SpectrogramConverter, SpectrogramParams,
 };
 use bgm_models::task::{CancelToken, Progress};
-use image::DynamicImage;
+use image::{DynamicImage, RgbImage};
 
 use super::error::{PipelineError, Result};
 use super::files::JobFiles;
@@ -72,8 +72,7 @@ pub fn generate_candidates(
         options.steps = steps as usize;
     }
     let music = {
-        let model = RiffusionModel::load_default(&config.weights, &config.device)
-            .map_err(|e| PipelineError::Generate(e.to_string()))?;
+        let model = RiffusionModel::load_default(&config.weights, &config.device)?;
         let mut diffusion = |f: f64| progress.report(f * 0.8);
         let started = Instant::now();
         let music =
@@ -81,7 +80,7 @@ pub fn generate_candidates(
                 if cancel.is_cancelled() {
                     PipelineError::Cancelled
                 } else {
-                    PipelineError::Generate(e.to_string())
+                    e.into()
                 }
             })?;
         let timing = DiffusionTiming {
@@ -95,8 +94,7 @@ pub fn generate_candidates(
         music
         // The model (and its GPU memory) is dropped here, before the audio work.
     };
-    let converter = SpectrogramConverter::new(SpectrogramParams::default())
-        .map_err(|e| PipelineError::Generate(e.to_string()))?;
+    let converter = SpectrogramConverter::new(SpectrogramParams::default())?;
     let total = music.spectrograms.len();
     for (k, (&n, spectrogram)) in indices.iter().zip(music.spectrograms).enumerate() {
         if cancel.is_cancelled() {
@@ -112,33 +110,41 @@ pub fn generate_candidates(
             .first()
             .and_then(|s| s.candidates.get(n))
             .map_or(0, |c| u64::from(c.seed));
-        let audio = converter
-            .image_to_audio(
-                &DynamicImage::ImageRgb8(spectrogram),
-                &ImageToAudioOptions {
-                    phase_init: PhaseInit::Random { seed },
-                    ..Default::default()
-                },
-            )
-            .map_err(|e| PipelineError::Generate(e.to_string()))?;
-        let pcm = to_mix_format(&audio.channels, audio.sample_rate)?;
+        let pcm = music_from_spectrogram(&converter, spectrogram, seed)?;
         write_wav(&files.music(n), &pcm)?;
         progress.report(0.8 + 0.2 * (k + 1) as f64 / total as f64);
     }
     Ok(())
 }
 
+/// A spectrogram image as music in the mix's format (Griffin-Lim with phases from `seed`):
+/// what the pipeline and `bgm-studio generate` both write.
+pub fn music_from_spectrogram(
+    converter: &SpectrogramConverter,
+    spectrogram: RgbImage,
+    seed: u64,
+) -> Result<PcmAudio> {
+    let audio = converter.image_to_audio(
+        &DynamicImage::ImageRgb8(spectrogram),
+        &ImageToAudioOptions {
+            phase_init: PhaseInit::Random { seed },
+            ..Default::default()
+        },
+    )?;
+    to_mix_format(&audio.channels, audio.sample_rate)
+}
+
 /// Riffusion's audio is 44.1 kHz; mono becomes the two channels of the mix.
 fn to_mix_format(channels: &[Vec<f32>], sample_rate: u32) -> Result<PcmAudio> {
     if sample_rate != MIX_RATE {
-        return Err(PipelineError::Generate(format!(
+        return Err(PipelineError::MusicFormat(format!(
             "the spectrogram's audio is {sample_rate} Hz, the mix needs {MIX_RATE} Hz"
         )));
     }
     let stereo: Vec<Vec<f32>> = match channels {
         [mono] => vec![mono.clone(), mono.clone()],
         [left, right, ..] => vec![left.clone(), right.clone()],
-        [] => return Err(PipelineError::Generate("the music has no audio".into())),
+        [] => return Err(PipelineError::MusicFormat("it has no audio".into())),
     };
     debug_assert_eq!(stereo.len(), usize::from(MIX_CHANNELS));
     Ok(PcmAudio::from_channels(&stereo, sample_rate))

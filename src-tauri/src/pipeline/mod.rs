@@ -17,7 +17,7 @@ mod stages;
 pub use error::PipelineError;
 pub use export::{export_candidate, ExportRequest, PROVENANCE_TAG};
 pub use files::JobFiles;
-pub use generate::DiffusionTiming;
+pub use generate::{music_from_spectrogram, DiffusionTiming};
 pub use reseed::reseed_candidate;
 pub use runner::{Pipeline, StageProgress};
 pub use stages::{load_plan, save_plan, MixReport, PipelineConfig, MIX_CHANNELS, MIX_RATE};
