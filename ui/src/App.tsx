@@ -2,7 +2,7 @@ import { useCallback, useEffect, useState } from "preact/hooks";
 import { commands, type AppInfo, type JobListItem } from "./bindings";
 import { History } from "./components/History";
 import { watchFileDrops, type DropState } from "./drop";
-import { fileName } from "./format";
+import { deviceLabel, fileName } from "./format";
 import { JobScreen } from "./job/JobScreen";
 import { run } from "./result";
 import { SettingsScreen } from "./settings/SettingsScreen";
@@ -115,7 +115,7 @@ export function App() {
             {screen.kind === "settings" ? "Close settings" : "Models & settings"}
           </button>
           <span class="device" title={appInfo ? [appInfo.deviceNote, `Data folder: ${appInfo.dataDir}`].filter(Boolean).join("\n") : undefined}>
-            {appInfo ? `${appInfo.device} · v${appInfo.version}` : "…"}
+            {appInfo ? `${deviceLabel(appInfo.device)} · v${appInfo.version}` : "…"}
           </span>
         </div>
       </header>

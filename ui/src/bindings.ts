@@ -42,7 +42,7 @@ export const commands = {
 	 *  The user's emotion for one section: that section's prompts follow it. Generate and mix run
 	 *  again on the next run.
 	 */
-	setSectionEmotion: (id: string, section: number, emotion: string) => typedError<JobDetails, CommandError>(__TAURI_INVOKE("set_section_emotion", { id, section, emotion })),
+	setSectionEmotion: (id: string, section: number, emotion: Emotion) => typedError<JobDetails, CommandError>(__TAURI_INVOKE("set_section_emotion", { id, section, emotion })),
 	/**  One candidate's prompt for one section, as the user wrote it. */
 	setPrompt: (id: string, section: number, candidate: number, prompt: string) => typedError<JobDetails, CommandError>(__TAURI_INVOKE("set_prompt", { id, section, candidate, prompt })),
 	/**
@@ -82,8 +82,8 @@ export const commands = {
 /* Types */
 export type AppInfo = {
 	version: string,
-	/**  The device the model stages will run on: "CUDA", "Metal" or "CPU". */
-	device: string,
+	/**  The device the model stages will run on. */
+	device: DeviceKind,
 	dataDir: string,
 	/**
 	 *  Why the models run on this device rather than a faster one ("CUDA build, no NVIDIA
@@ -101,13 +101,11 @@ export type AppInfo = {
 
 /**  The settings as the window edits them. */
 export type AppSettings = {
-	/**  "auto", "cpu", "cuda" or "metal". */
-	device: string,
+	device: DevicePreference,
 	whisperModel: string,
 	/**  Diffusion steps per clip; null keeps the plan's default. */
 	steps: number | null,
-	/**  "duck", "keep" or "replace". */
-	originalAudio: string,
+	originalAudio: OriginalAudio,
 	musicLevelDb: number | null,
 	duckDepthDb: number | null,
 };
@@ -136,14 +134,37 @@ export type CommandError = {
 	message: string,
 };
 
+/**  The device actually chosen. */
+export type DeviceKind = "cpu" | "cuda" | "metal";
+
+/**  What the user asked for (`--device`, the `BGM_DEVICE` variable, or the settings). */
+export type DevicePreference = 
+/**  The fastest device this build and machine support. */
+"auto" | "cpu" | "cuda" | "metal";
+
 export type DownloadProgressView = {
 	model: string,
 	file: string,
 	done: number | null,
 	total: number | null,
-	/**  "checking", "transferring", "verifying" or "finished". */
-	stage: string,
+	stage: DownloadStage,
 };
+
+export type DownloadStage = 
+/**  Asking the hub for the file's size and hash. */
+"checking" | 
+/**  Bytes arriving (fresh or resumed). */
+"transferring" | 
+/**  Hashing the finished file. */
+"verifying" | 
+/**  The file is in place and verified (or was already). */
+"finished";
+
+/**
+ *  One of the classifier's seven emotions. `Neutral` also marks a section without an emotion of
+ *  its own (it gets the plan's neutral prompt).
+ */
+export type Emotion = "anger" | "disgust" | "fear" | "joy" | "neutral" | "sadness" | "surprise";
 
 export type ErrorKind = 
 /**  The file is missing, empty, damaged or not media: the user should pick another file. */
@@ -179,8 +200,8 @@ export type JobListItem = {
 	createdUnix: number,
 	input: string,
 	durationSeconds: number | null,
-	/**  The last stage that finished: "decode", "transcribe", … or null for a new job. */
-	doneThrough: string | null,
+	/**  The last stage that finished; null for a new job. */
+	doneThrough: StageName | null,
 };
 
 /**  A job as the window shows it. */
@@ -207,18 +228,44 @@ export type MediaInfo = {
 	metadata: { [key in string]: string },
 };
 
+/**  What a repo holds, which decides the files we need from it. */
+export type ModelKind = 
+/**  transformers Whisper: config, generation config, tokenizer.json, model.safetensors. */
+"whisper" | 
+/**  transformers RoBERTa sequence classifier: config, BPE vocab/merges, pytorch_model.bin. */
+"emotion" | 
+/**  diffusers Stable Diffusion 1.x folders: unet, vae, text_encoder, tokenizer (no safety checker). */
+"riffusion" | 
+/**  CLIP BPE tokenizer files only. */
+"clip-tokenizer";
+
+export type ModelState = 
+/**  Nothing on disk. */
+"missing" | 
+/**  Some files (or an interrupted download) on disk, not all. */
+"partial" | 
+/**  Every required file is present. */
+"ready";
+
 export type ModelView = {
 	name: string,
 	repo: string,
-	/**  "whisper", "emotion", "riffusion" or "clip-tokenizer". */
-	kind: string,
-	/**  "missing", "partial" or "ready". */
-	state: string,
+	kind: ModelKind,
+	state: ModelState,
 	bytesOnDisk: number | null,
 	expectedBytes: number | null,
 	path: string,
 	downloading: boolean,
 };
+
+/**  What happens to the video's own sound. */
+export type OriginalAudio = 
+/**  Keep it, and lower the music while someone speaks. */
+"duck" | 
+/**  Keep it; the music plays at one level throughout. */
+"keep" | 
+/**  Music only. */
+"replace";
 
 /**  What the UI shows. Serialized in camelCase for the front end. */
 export type PlayerState = {
@@ -243,9 +290,9 @@ export type SectionView = {
 	start: number | null,
 	end: number | null,
 	/**  The emotion the music follows (the user's choice when there is one). */
-	emotion: string,
+	emotion: Emotion,
 	/**  What the classifier found, and how sure it was (0..1). */
-	detected: string,
+	detected: Emotion,
 	confidence: number | null,
 	description: string,
 	/**  One prompt per candidate. */

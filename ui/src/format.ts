@@ -1,5 +1,5 @@
 // Formatting of media facts for people: durations, sizes, stream summaries.
-import type { MediaInfo, VideoStreamInfo } from "./bindings";
+import type { DeviceKind, MediaInfo, VideoStreamInfo } from "./bindings";
 
 /** Rust's f64 arrives as `number | null` (JSON has no NaN): a usable number or the fallback. */
 export function num(value: number | null | undefined, fallback = 0): number {
@@ -16,6 +16,17 @@ export function formatDuration(seconds: number | null): string {
   const s = total % 60;
   const ss = String(s).padStart(2, "0");
   return h > 0 ? `${h}:${String(m).padStart(2, "0")}:${ss}` : `${m}:${ss}`;
+}
+
+/** The device as people name it. */
+export function deviceLabel(device: DeviceKind): string {
+  const labels: Record<DeviceKind, string> = { cpu: "CPU", cuda: "CUDA", metal: "Metal" };
+  return labels[device];
+}
+
+/** The option of a `<select>` whose values are all `options`: typed again, or undefined. */
+export function oneOf<T extends string>(options: readonly T[], value: string): T | undefined {
+  return options.find((option) => option === value);
 }
 
 /** "812 B", "1.4 MB", "2.10 GB" (decimal units, as file managers show). */

@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 
 /// What the user asked for (`--device`, the `BGM_DEVICE` variable, or the settings).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(rename_all = "lowercase")]
 pub enum DevicePreference {
     /// The fastest device this build and machine support.
@@ -27,6 +28,7 @@ pub enum DevicePreference {
 
 /// The device actually chosen.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(rename_all = "lowercase")]
 pub enum DeviceKind {
     Cpu,

@@ -51,6 +51,7 @@ pub fn analyse_transcript(
 /// One of the classifier's seven emotions. `Neutral` also marks a section without an emotion of
 /// its own (it gets the plan's neutral prompt).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(rename_all = "lowercase")]
 pub enum Emotion {
     Anger,

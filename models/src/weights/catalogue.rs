@@ -7,6 +7,7 @@ use super::error::{Result, WeightsError};
 
 /// What a repo holds, which decides the files we need from it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(rename_all = "kebab-case")]
 pub enum ModelKind {
     /// transformers Whisper: config, generation config, tokenizer.json, model.safetensors.

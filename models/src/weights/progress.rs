@@ -17,7 +17,9 @@ pub struct DownloadUpdate {
     pub stage: DownloadStage,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(rename_all = "lowercase")]
 pub enum DownloadStage {
     /// Asking the hub for the file's size and hash.
     Checking,

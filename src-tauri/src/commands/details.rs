@@ -5,7 +5,7 @@ use std::path::Path;
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use bgm_models::emotion::EmotionReport;
+use bgm_models::emotion::{Emotion, EmotionReport};
 use bgm_models::plan::{MusicPlan, CANDIDATES};
 use bgm_models::stt::SpeechTranscript;
 use serde::de::DeserializeOwned;
@@ -56,9 +56,9 @@ pub struct SectionView {
     pub start: f64,
     pub end: f64,
     /// The emotion the music follows (the user's choice when there is one).
-    pub emotion: String,
+    pub emotion: Emotion,
     /// What the classifier found, and how sure it was (0..1).
-    pub detected: String,
+    pub detected: Emotion,
     pub confidence: f32,
     pub description: String,
     /// One prompt per candidate.
@@ -157,8 +157,8 @@ fn sections(report: Option<&EmotionReport>, plan: Option<&MusicPlan>) -> Vec<Sec
                 SectionView {
                     start: s.start,
                     end: s.end,
-                    emotion: s.emotion.as_str().into(),
-                    detected: detected.map_or(s.emotion, |d| d.emotion).as_str().into(),
+                    emotion: s.emotion,
+                    detected: detected.map_or(s.emotion, |d| d.emotion),
                     confidence: detected.map_or(0.0, |d| d.confidence),
                     description: s.description.clone(),
                     prompts: s.candidates.iter().map(|c| c.prompt.clone()).collect(),
@@ -170,8 +170,8 @@ fn sections(report: Option<&EmotionReport>, plan: Option<&MusicPlan>) -> Vec<Sec
             .map(|s| SectionView {
                 start: s.start,
                 end: s.end,
-                emotion: s.effective_emotion().as_str().into(),
-                detected: s.emotion.as_str().into(),
+                emotion: s.effective_emotion(),
+                detected: s.emotion,
                 confidence: s.confidence,
                 description: String::new(),
                 prompts: Vec::new(),

@@ -9,8 +9,8 @@ use serde::Serialize;
 use tauri::{AppHandle, Manager};
 use tauri_plugin_dialog::DialogExt;
 
-use super::{blocking, enum_word, internal, studio, CommandError, UserFiles};
-use crate::jobs::{JobId, JobManifest, JobSummary};
+use super::{blocking, internal, studio, CommandError, UserFiles};
+use crate::jobs::{JobId, JobManifest, JobSummary, StageName};
 use crate::media::{self, MediaInfo};
 
 /// A job as the window shows it.
@@ -33,8 +33,8 @@ pub struct JobListItem {
     pub created_unix: u32,
     pub input: String,
     pub duration_seconds: f64,
-    /// The last stage that finished: "decode", "transcribe", … or null for a new job.
-    pub done_through: Option<String>,
+    /// The last stage that finished; null for a new job.
+    pub done_through: Option<StageName>,
 }
 
 #[derive(Clone, Debug, Serialize, specta::Type)]
@@ -63,7 +63,7 @@ impl From<JobSummary> for JobListItem {
             created_unix: s.created_unix.min(u64::from(u32::MAX)) as u32,
             input: s.input.display().to_string(),
             duration_seconds: s.duration_seconds,
-            done_through: s.done_through.as_ref().map(enum_word),
+            done_through: s.done_through,
         }
     }
 }

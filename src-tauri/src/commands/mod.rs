@@ -92,8 +92,8 @@ fn internal(err: impl std::fmt::Display) -> CommandError {
 #[serde(rename_all = "camelCase")]
 pub struct AppInfo {
     pub version: String,
-    /// The device the model stages will run on: "CUDA", "Metal" or "CPU".
-    pub device: String,
+    /// The device the model stages will run on.
+    pub device: bgm_models::device::DeviceKind,
     pub data_dir: String,
     /// Why the models run on this device rather than a faster one ("CUDA build, no NVIDIA
     /// driver found: using the CPU"); null when they run where the user asked.
@@ -143,10 +143,10 @@ pub async fn app_info() -> Result<AppInfo, CommandError> {
     blocking(|| {
         let studio = studio();
         let opened = studio.open_device().map_err(internal)?;
-        let device = opened.kind.to_string();
+        let device = opened.kind;
         Ok(AppInfo {
             version: env!("CARGO_PKG_VERSION").to_string(),
-            seconds_per_step: measured_step_seconds(studio.store(), &device),
+            seconds_per_step: measured_step_seconds(studio.store(), &device.to_string()),
             device,
             device_note: opened.note.clone(),
             data_dir: studio.paths().data_dir().display().to_string(),
@@ -166,15 +166,6 @@ fn measured_step_seconds(store: &crate::jobs::JobStore, device: &str) -> Option<
             .then(|| timing.seconds_per_step())
             .flatten()
     })
-}
-
-/// A unit enum as its serde word ("decode", "ready", "cpu"): the same spelling as in the JSON
-/// files and the generated bindings.
-fn enum_word(value: &impl Serialize) -> String {
-    serde_json::to_value(value)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_default()
 }
 
 /// The user's studio, with the settings as saved now (the Settings screen may have changed

@@ -155,10 +155,9 @@ pub async fn set_section_emotion(
     app: AppHandle,
     id: String,
     section: u32,
-    emotion: String,
+    emotion: Emotion,
 ) -> Result<JobDetails, CommandError> {
     let id = parse_id(&id)?;
-    let emotion: Emotion = emotion.parse().map_err(|e| bad_input(format!("{e}")))?;
     edit_plan(app, id, move |plan| {
         plan.set_emotion(section as usize, emotion)
     })

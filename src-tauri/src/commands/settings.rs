@@ -4,13 +4,13 @@
 use bgm_models::device::DevicePreference;
 use bgm_models::weights::{
     catalogue, catalogue_status, download_model as fetch_model, find_model, DownloadStage,
-    DownloadUpdate, ModelKind,
+    DownloadUpdate, ModelKind, ModelState,
 };
 use serde::{Deserialize, Serialize};
 use tauri::ipc::Channel;
 use tauri::{AppHandle, Manager};
 
-use super::{blocking, enum_word, internal, studio, CommandError, ErrorKind};
+use super::{blocking, internal, studio, CommandError, ErrorKind};
 use crate::pipeline::mix::OriginalAudio;
 use crate::settings::Settings;
 use crate::tasks::{TaskKind, Tasks};
@@ -19,13 +19,11 @@ use crate::tasks::{TaskKind, Tasks};
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, specta::Type)]
 #[serde(rename_all = "camelCase")]
 pub struct AppSettings {
-    /// "auto", "cpu", "cuda" or "metal".
-    pub device: String,
+    pub device: DevicePreference,
     pub whisper_model: String,
     /// Diffusion steps per clip; null keeps the plan's default.
     pub steps: Option<u32>,
-    /// "duck", "keep" or "replace".
-    pub original_audio: String,
+    pub original_audio: OriginalAudio,
     pub music_level_db: f32,
     pub duck_depth_db: f32,
 }
@@ -35,20 +33,13 @@ pub const STEPS_RANGE: (u32, u32) = (1, 150);
 pub const MUSIC_LEVEL_RANGE_DB: (f32, f32) = (-24.0, 12.0);
 pub const DUCK_DEPTH_RANGE_DB: (f32, f32) = (0.0, 30.0);
 
-fn from_word<T: for<'de> Deserialize<'de>>(field: &str, word: &str) -> Result<T, CommandError> {
-    serde_json::from_value(serde_json::Value::String(word.to_string())).map_err(|_| CommandError {
-        kind: ErrorKind::BadInput,
-        message: format!("\"{word}\" is not a valid {field}"),
-    })
-}
-
 impl From<&Settings> for AppSettings {
     fn from(s: &Settings) -> Self {
         Self {
-            device: enum_word(&s.device),
+            device: s.device,
             whisper_model: s.whisper_model.clone(),
             steps: s.steps,
-            original_audio: enum_word(&s.original_audio),
+            original_audio: s.original_audio,
             music_level_db: s.music_level_db,
             duck_depth_db: s.duck_depth_db,
         }
@@ -62,8 +53,6 @@ impl AppSettings {
             kind: ErrorKind::BadInput,
             message,
         };
-        let device: DevicePreference = from_word("device", &self.device)?;
-        let original_audio: OriginalAudio = from_word("audio mode", &self.original_audio)?;
         let whisper = find_model(&self.whisper_model).map_err(|e| bad(e.to_string()))?;
         if whisper.kind != ModelKind::Whisper {
             return Err(bad(format!("{} is not a Whisper model", whisper.name)));
@@ -90,10 +79,10 @@ impl AppSettings {
             )));
         }
         Ok(Settings {
-            device,
+            device: self.device,
             whisper_model: whisper.name,
             steps: self.steps,
-            original_audio,
+            original_audio: self.original_audio,
             music_level_db: self.music_level_db,
             duck_depth_db: self.duck_depth_db,
         })
@@ -123,10 +112,8 @@ pub async fn save_settings(settings: AppSettings) -> Result<AppSettings, Command
 pub struct ModelView {
     pub name: String,
     pub repo: String,
-    /// "whisper", "emotion", "riffusion" or "clip-tokenizer".
-    pub kind: String,
-    /// "missing", "partial" or "ready".
-    pub state: String,
+    pub kind: ModelKind,
+    pub state: ModelState,
     pub bytes_on_disk: f64,
     pub expected_bytes: f64,
     pub path: String,
@@ -147,8 +134,8 @@ fn model_views(app: &AppHandle) -> Vec<ModelView> {
         .zip(kinds)
         .map(|(s, kind)| ModelView {
             downloading: tasks.is_running(&download_key(&s.name)),
-            kind: enum_word(&kind),
-            state: enum_word(&s.state),
+            kind,
+            state: s.state,
             bytes_on_disk: s.bytes_on_disk as f64,
             expected_bytes: s.expected_bytes as f64,
             path: s.path.display().to_string(),
@@ -169,8 +156,7 @@ pub struct DownloadProgressView {
     pub file: String,
     pub done: f64,
     pub total: f64,
-    /// "checking", "transferring", "verifying" or "finished".
-    pub stage: String,
+    pub stage: DownloadStage,
 }
 
 /// Downloads a model into the Hugging Face cache (resuming a partial one), with progress.
@@ -195,13 +181,7 @@ pub async fn download_model(
                         file: u.file.clone(),
                         done: u.done as f64,
                         total: u.total as f64,
-                        stage: match u.stage {
-                            DownloadStage::Checking => "checking",
-                            DownloadStage::Transferring => "transferring",
-                            DownloadStage::Verifying => "verifying",
-                            DownloadStage::Finished => "finished",
-                        }
-                        .into(),
+                        stage: u.stage,
                     });
                 };
                 fetch_model(&entry, studio().weights(), sink, cancel)
@@ -239,16 +219,23 @@ mod tests {
             ..Settings::default()
         };
         let view = AppSettings::from(&settings);
-        assert_eq!(view.device, "cpu");
-        assert_eq!(view.original_audio, "replace");
         assert_eq!(view.to_settings().unwrap(), settings);
+        // The words cross as typed enums: the page's JSON has the same spelling as the file's.
+        let json = serde_json::to_value(&view).unwrap();
+        assert_eq!(
+            (&json["device"], &json["originalAudio"]),
+            (&"cpu".into(), &"replace".into())
+        );
+        let mut unknown = json.clone();
+        unknown["device"] = "gpu".into();
+        let err = serde_json::from_value::<AppSettings>(unknown).unwrap_err();
+        assert!(err.to_string().contains("gpu"), "{err}");
 
         let refuse = |change: fn(&mut AppSettings)| {
             let mut v = view.clone();
             change(&mut v);
             v.to_settings().unwrap_err().message
         };
-        assert!(refuse(|v| v.device = "gpu".into()).contains("\"gpu\""));
         assert!(refuse(|v| v.whisper_model = "riffusion".into()).contains("not a Whisper"));
         assert!(refuse(|v| v.steps = Some(0)).contains("steps"));
         assert!(refuse(|v| v.duck_depth_db = f32::NAN).contains("duck depth"));

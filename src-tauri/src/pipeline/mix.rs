@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::media::PcmAudio;
 
 /// What happens to the video's own sound.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
 #[serde(rename_all = "camelCase")]
 pub enum OriginalAudio {
     /// Keep it, and lower the music while someone speaks.

@@ -1,6 +1,6 @@
-import type { SectionView } from "../bindings";
+import type { Emotion, SectionView } from "../bindings";
 import { formatDuration, num } from "../format";
-import { EMOTIONS, emotionColour, formatConfidence, spanStyle } from "../logic/timeline";
+import { EMOTIONS, emotionColour, formatConfidence, isEmotion, spanStyle } from "../logic/timeline";
 
 interface Props {
   sections: SectionView[];
@@ -8,7 +8,7 @@ interface Props {
   position: number;
   editable: boolean;
   onSeek: (seconds: number) => void;
-  onEmotion: (section: number, emotion: string) => void;
+  onEmotion: (section: number, emotion: Emotion) => void;
 }
 
 /** The emotion sections as coloured bands under the video, with a playhead; each section's
@@ -54,7 +54,10 @@ export function EmotionTimeline({ sections, duration, position, editable, onSeek
                 value={s.emotion}
                 disabled={!editable}
                 data-testid="section-emotion"
-                onChange={(e) => onEmotion(i, e.currentTarget.value)}
+                onChange={(e) => {
+                  const value = e.currentTarget.value;
+                  if (isEmotion(value)) onEmotion(i, value);
+                }}
               >
                 {EMOTIONS.map((emotion) => (
                   <option key={emotion} value={emotion}>

@@ -1,6 +1,8 @@
 import { useEffect, useState } from "preact/hooks";
-import type { AppSettings } from "../bindings";
-import { num } from "../format";
+import type { AppSettings, OriginalAudio } from "../bindings";
+import { num, oneOf } from "../format";
+
+const ORIGINAL_AUDIO_MODES: readonly OriginalAudio[] = ["duck", "keep", "replace"];
 
 export type ExportStatus =
   | { kind: "idle" }
@@ -44,7 +46,10 @@ export function ExportPanel({ selected, ready, busy, status, settings, onExport,
               value={draft.originalAudio}
               disabled={busy}
               data-testid="original-audio"
-              onChange={(e) => setDraft({ ...draft, originalAudio: e.currentTarget.value })}
+              onChange={(e) => {
+                const originalAudio = oneOf(ORIGINAL_AUDIO_MODES, e.currentTarget.value);
+                if (originalAudio) setDraft({ ...draft, originalAudio });
+              }}
             >
               <option value="duck">Keep, music ducks under speech</option>
               <option value="keep">Keep, music at one level</option>

@@ -1,11 +1,13 @@
 // The emotion timeline under the video: where each section sits, its colour, and the
 // transcript line at a moment.
 
-export const EMOTIONS = ["anger", "disgust", "fear", "joy", "neutral", "sadness", "surprise"] as const;
-export type EmotionName = (typeof EMOTIONS)[number];
+import type { Emotion } from "../bindings";
 
-/** Colours chosen to stay apart for common colour blindness, on the dark background. */
-export const EMOTION_COLOURS: Record<EmotionName, string> = {
+export const EMOTIONS = ["anger", "disgust", "fear", "joy", "neutral", "sadness", "surprise"] as const satisfies readonly Emotion[];
+
+/** Colours chosen to stay apart for common colour blindness, on the dark background. One per
+ *  emotion the Rust side has: a new one fails to compile here until it gets its colour. */
+export const EMOTION_COLOURS: Record<Emotion, string> = {
   anger: "#e4572e",
   disgust: "#8cb369",
   fear: "#7b6cd9",
@@ -15,7 +17,7 @@ export const EMOTION_COLOURS: Record<EmotionName, string> = {
   surprise: "#e36fb4",
 };
 
-export function isEmotion(word: string): word is EmotionName {
+export function isEmotion(word: string): word is Emotion {
   return (EMOTIONS as readonly string[]).includes(word);
 }
 

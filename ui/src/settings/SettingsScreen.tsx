@@ -1,7 +1,16 @@
 import { useCallback, useEffect, useState } from "preact/hooks";
-import { commands, type AppInfo, type AppSettings, type DownloadProgressView, type ModelView } from "../bindings";
+import {
+  commands,
+  type AppInfo,
+  type AppSettings,
+  type DevicePreference,
+  type DownloadProgressView,
+  type ModelView,
+} from "../bindings";
 import { channel } from "../channel";
-import { formatBytes, num } from "../format";
+import { deviceLabel, formatBytes, num, oneOf } from "../format";
+
+const DEVICE_PREFERENCES: readonly DevicePreference[] = ["auto", "cuda", "metal", "cpu"];
 import { run } from "../result";
 
 interface Props {
@@ -53,7 +62,7 @@ export function SettingsScreen({ appInfo }: Props) {
   };
 
   const whisperModels = models.filter((m) => m.kind === "whisper");
-  const onCpu = appInfo?.device === "CPU";
+  const onCpu = appInfo?.device === "cpu";
   return (
     <section class="settings" data-testid="settings">
       <section class="panel">
@@ -61,7 +70,7 @@ export function SettingsScreen({ appInfo }: Props) {
           <h2>Device</h2>
         </header>
         <p data-testid="device-line">
-          Models run on <strong>{appInfo?.device ?? "…"}</strong>
+          Models run on <strong>{appInfo ? deviceLabel(appInfo.device) : "…"}</strong>
           {appInfo?.gpuMemoryBytes ? ` · ${formatBytes(appInfo.gpuMemoryBytes)} of GPU memory` : ""}.
         </p>
         {appInfo?.deviceNote && (
@@ -80,7 +89,13 @@ export function SettingsScreen({ appInfo }: Props) {
           <div class="fields">
             <label>
               <span>Device</span>
-              <select value={settings.device} onChange={(e) => void save({ ...settings, device: e.currentTarget.value })}>
+              <select
+                value={settings.device}
+                onChange={(e) => {
+                  const device = oneOf(DEVICE_PREFERENCES, e.currentTarget.value);
+                  if (device) void save({ ...settings, device });
+                }}
+              >
                 <option value="auto">Automatic (GPU when there is one)</option>
                 <option value="cuda">NVIDIA (CUDA)</option>
                 <option value="metal">Apple (Metal)</option>

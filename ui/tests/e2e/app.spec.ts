@@ -75,7 +75,7 @@ function scenario(): Scenario {
     ],
     appInfo: {
       version: "0.1.0",
-      device: "CPU",
+      device: "cpu",
       deviceNote: "CUDA build, no NVIDIA driver found (libcuda): using the CPU",
       dataDir: "/home/me/.local/share/bgm-studio",
       gpuMemoryBytes: null,

@@ -8,6 +8,7 @@ import type {
   AppInfo,
   AppSettings,
   CommandError,
+  Emotion,
   JobDetails,
   JobListItem,
   JobView,
@@ -136,7 +137,7 @@ const extraCommands: Record<string, Handler> = {
   set_section_emotion: (_, args) => {
     const scenario = scenarioOrThrow();
     const section = scenario.finished.sections[args["section"] as number];
-    if (section) section.emotion = args["emotion"] as string;
+    if (section) section.emotion = args["emotion"] as Emotion;
     return { job: scenario.jobs.find((j) => j.id === args["id"]), ...scenario.finished };
   },
   set_prompt: (_, args) => {
