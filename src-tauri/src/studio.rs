@@ -12,8 +12,8 @@ use crate::jobs::{JobError, JobId, JobManifest, JobStore, StageName};
 use crate::media::MuxReport;
 use crate::paths::AppPaths;
 use crate::pipeline::{
-    export_candidate, load_plan, save_plan, ExportRequest, JobFiles, Pipeline, PipelineConfig,
-    PipelineError, StageProgress,
+    export_candidate, ExportRequest, JobFiles, Pipeline, PipelineConfig, PipelineError,
+    StageProgress,
 };
 use crate::settings::Settings;
 
@@ -168,9 +168,9 @@ impl Studio {
         if !files.plan().exists() {
             return Err(PipelineError::PlanNotMade);
         }
-        let mut plan = load_plan(&files)?;
+        let mut plan = files.load_plan()?;
         edit(&mut plan)?;
-        save_plan(&files, &plan)
+        files.save_plan(&plan)
     }
 
     /// Deletes a job and everything it produced; refused while it is being processed.

@@ -14,7 +14,7 @@ use bgm_models::weights::WeightsConfig;
 use bgm_studio::jobs::{JobId, StageName};
 use bgm_studio::media::probe;
 use bgm_studio::paths::AppPaths;
-use bgm_studio::pipeline::{load_plan, mix::OriginalAudio, JobFiles, PROVENANCE_TAG};
+use bgm_studio::pipeline::{mix::OriginalAudio, JobFiles, PROVENANCE_TAG};
 use bgm_studio::settings::Settings;
 use bgm_studio::studio::Studio;
 use common::{fixture, install_tiny_model, install_tiny_models};
@@ -95,7 +95,7 @@ fn a_window_job_resumes_in_the_cli_with_its_settings_and_edits() {
             "{stage:?} ran again"
         );
     }
-    let plan = load_plan(&JobFiles::new(&store.dir(id))).unwrap();
+    let plan = JobFiles::new(&store.dir(id)).load_plan().unwrap();
     assert_eq!(plan.sections[0].candidates[1].prompt, EDITED_PROMPT);
 
     // The export records the settings the music was made with, not the defaults.

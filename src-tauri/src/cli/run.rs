@@ -123,10 +123,7 @@ fn timings(job: &JobManifest) -> Vec<StageTiming> {
 }
 
 fn read_report(files: &JobFiles) -> anyhow::Result<MixReport> {
-    let path = files.loudness();
-    let text = std::fs::read_to_string(&path)
-        .with_context(|| format!("reading \"{}\"", path.display()))?;
-    Ok(serde_json::from_str(&text)?)
+    Ok(files.load_loudness()?)
 }
 
 /// The mixes, copied to `out` as `candidate-N.wav` when asked, else where the job keeps them.

@@ -1,19 +1,18 @@
 //! Everything the job view shows, read from the job's folder: stages, transcript, emotion
 //! sections with their prompts, and the candidates. Missing files mean "not made yet".
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use bgm_models::emotion::{Emotion, EmotionReport};
 use bgm_models::plan::{MusicPlan, CANDIDATES};
 use bgm_models::stt::SpeechTranscript;
-use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use super::jobs::JobView;
 use crate::jobs::{JobManifest, StageName, StageState};
-use crate::pipeline::{JobFiles, MixReport};
+use crate::pipeline::{JobFiles, MixReport, PipelineError};
 
 #[derive(Clone, Debug, Serialize, specta::Type)]
 #[serde(rename_all = "camelCase")]
@@ -92,10 +91,10 @@ pub fn read_job_details(manifest: JobManifest, dir: &Path, busy: bool) -> JobDet
             }
         })
         .collect();
-    let transcript: Option<SpeechTranscript> = read_optional(&files.transcript());
-    let report: Option<EmotionReport> = read_optional(&files.timeline());
-    let plan: Option<MusicPlan> = read_optional(&files.plan());
-    let mixes: Option<MixReport> = read_optional(&files.loudness());
+    let transcript = optional(files.transcript(), || files.load_transcript());
+    let report = optional(files.timeline(), || files.load_timeline());
+    let plan = optional(files.plan(), || files.load_plan());
+    let mixes = optional(files.loudness(), || files.load_loudness());
     JobDetails {
         language: transcript.as_ref().map(|t| t.language.clone()),
         transcript: transcript
@@ -111,11 +110,12 @@ pub fn read_job_details(manifest: JobManifest, dir: &Path, busy: bool) -> JobDet
     }
 }
 
-fn read_optional<T: DeserializeOwned>(path: &Path) -> Option<T> {
-    let text = std::fs::read_to_string(path).ok()?;
-    serde_json::from_str(&text)
-        .map_err(|e| tracing::warn!("{} is damaged: {e}", path.display()))
-        .ok()
+/// A stage's file once it exists; a damaged one is logged and left out.
+fn optional<T>(path: PathBuf, load: impl FnOnce() -> Result<T, PipelineError>) -> Option<T> {
+    if !path.exists() {
+        return None;
+    }
+    load().map_err(|e| tracing::warn!("{e}")).ok()
 }
 
 fn transcript_lines(transcript: &SpeechTranscript) -> Vec<TranscriptLine> {

@@ -160,8 +160,7 @@ pub async fn app_info() -> Result<AppInfo, CommandError> {
 fn measured_step_seconds(store: &crate::jobs::JobStore, device: &str) -> Option<f64> {
     store.list().ok()?.into_iter().find_map(|job| {
         let files = crate::pipeline::JobFiles::new(&store.dir(job.id));
-        let text = std::fs::read_to_string(files.diffusion_timing()).ok()?;
-        let timing: crate::pipeline::DiffusionTiming = serde_json::from_str(&text).ok()?;
+        let timing = files.load_diffusion_timing().ok()?;
         (timing.device == device)
             .then(|| timing.seconds_per_step())
             .flatten()

@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use super::error::{PipelineError, Result};
 use super::files::JobFiles;
-use super::stages::{load_plan, PipelineConfig};
+use super::stages::PipelineConfig;
 use crate::jobs::{JobId, JobStore};
 use crate::media::{mux, MuxOptions, MuxReport};
 
@@ -68,7 +68,7 @@ pub fn export_candidate(
             ),
         ));
     }
-    let plan = load_plan(&files)?;
+    let plan = files.load_plan()?;
     let provenance = Provenance {
         generator: format!("BGM Studio {}", env!("CARGO_PKG_VERSION")),
         candidate,

@@ -1,8 +1,17 @@
-//! Where each stage writes inside a job folder.
+//! Where each stage writes inside a job folder, and the typed loads and saves of its JSON
+//! files (every save atomic, every error naming the file).
 
 use std::path::{Path, PathBuf};
 
-use bgm_models::plan::CANDIDATES;
+use bgm_models::emotion::EmotionReport;
+use bgm_models::plan::{MusicPlan, CANDIDATES};
+use bgm_models::stt::SpeechTranscript;
+use serde::{de::DeserializeOwned, Serialize};
+
+use super::error::{PipelineError, Result};
+use super::generate::DiffusionTiming;
+use super::stages::MixReport;
+use crate::atomic_file::{write_atomic, write_json_atomic};
 
 /// The paths of a job's stage outputs.
 #[derive(Clone, Debug)]
@@ -72,4 +81,59 @@ impl JobFiles {
     pub fn each_candidate(&self, f: impl Fn(&Self, usize) -> PathBuf) -> Vec<PathBuf> {
         (0..CANDIDATES).map(|n| f(self, n)).collect()
     }
+
+    pub fn load_transcript(&self) -> Result<SpeechTranscript> {
+        load_json(&self.transcript())
+    }
+
+    pub fn save_transcript(&self, transcript: &SpeechTranscript) -> Result<()> {
+        save_json(&self.transcript(), transcript)
+    }
+
+    pub fn load_timeline(&self) -> Result<EmotionReport> {
+        load_json(&self.timeline())
+    }
+
+    pub fn save_timeline(&self, report: &EmotionReport) -> Result<()> {
+        save_json(&self.timeline(), report)
+    }
+
+    /// The plan as the user left it, validated.
+    pub fn load_plan(&self) -> Result<MusicPlan> {
+        let path = self.plan();
+        let text = std::fs::read_to_string(&path).map_err(|e| PipelineError::file(&path, e))?;
+        MusicPlan::from_json(&text).map_err(|e| PipelineError::file(&path, e))
+    }
+
+    /// Writes `plan.json` (the plan stage, regenerations and the user's edits).
+    pub fn save_plan(&self, plan: &MusicPlan) -> Result<()> {
+        let json = plan.to_json()?;
+        let path = self.plan();
+        write_atomic(&path, json.as_bytes()).map_err(|e| PipelineError::file(&path, e))
+    }
+
+    pub fn load_loudness(&self) -> Result<MixReport> {
+        load_json(&self.loudness())
+    }
+
+    pub fn save_loudness(&self, report: &MixReport) -> Result<()> {
+        save_json(&self.loudness(), report)
+    }
+
+    pub fn load_diffusion_timing(&self) -> Result<DiffusionTiming> {
+        load_json(&self.diffusion_timing())
+    }
+
+    pub fn save_diffusion_timing(&self, timing: &DiffusionTiming) -> Result<()> {
+        save_json(&self.diffusion_timing(), timing)
+    }
+}
+
+fn load_json<T: DeserializeOwned>(path: &Path) -> Result<T> {
+    let text = std::fs::read_to_string(path).map_err(|e| PipelineError::file(path, e))?;
+    serde_json::from_str(&text).map_err(|e| PipelineError::file(path, e))
+}
+
+fn save_json(path: &Path, value: &impl Serialize) -> Result<()> {
+    write_json_atomic(path, value).map_err(|e| PipelineError::file(path, e))
 }

@@ -12,8 +12,7 @@ use image::{DynamicImage, RgbImage};
 
 use super::error::{PipelineError, Result};
 use super::files::JobFiles;
-use super::stages::{load_plan, PipelineConfig, MIX_CHANNELS, MIX_RATE};
-use crate::jobs::write_json_atomic;
+use super::stages::{PipelineConfig, MIX_CHANNELS, MIX_RATE};
 use crate::media::{write_wav, PcmAudio};
 
 /// The denoising time of one generation: what a step costs on this machine.
@@ -55,7 +54,7 @@ pub fn generate_candidates(
     progress: &mut dyn Progress,
     cancel: &CancelToken,
 ) -> Result<()> {
-    let full_plan = load_plan(files)?;
+    let full_plan = files.load_plan()?;
     let mut plan = full_plan.clone();
     let indices: Vec<usize> = match only {
         Some(n) => {
@@ -89,8 +88,7 @@ pub fn generate_candidates(
             steps: options.steps * music.clips.len(),
             seconds: started.elapsed().as_secs_f64(),
         };
-        write_json_atomic(&files.diffusion_timing(), &timing)
-            .map_err(|e| PipelineError::file(&files.diffusion_timing(), e))?;
+        files.save_diffusion_timing(&timing)?;
         music
         // The model (and its GPU memory) is dropped here, before the audio work.
     };

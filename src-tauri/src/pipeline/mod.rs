@@ -20,4 +20,4 @@ pub use files::JobFiles;
 pub use generate::{music_from_spectrogram, DiffusionTiming};
 pub use reseed::reseed_candidate;
 pub use runner::{Pipeline, StageProgress};
-pub use stages::{load_plan, save_plan, MixReport, PipelineConfig, MIX_CHANNELS, MIX_RATE};
+pub use stages::{MixReport, PipelineConfig, MIX_CHANNELS, MIX_RATE};

@@ -8,7 +8,6 @@ use bgm_models::seed::next_seed32 as next_seed;
 
 use super::error::{PipelineError, Result};
 use super::files::JobFiles;
-use super::stages::{load_plan, save_plan};
 
 /// Gives `candidate` new seeds in `section` (or in every section) and saves the plan.
 pub fn reseed_candidate(
@@ -17,7 +16,7 @@ pub fn reseed_candidate(
     section: Option<usize>,
 ) -> Result<MusicPlan> {
     let path = files.plan();
-    let mut plan = load_plan(files)?;
+    let mut plan = files.load_plan()?;
     if candidate >= CANDIDATES {
         return Err(PipelineError::file(
             &path,
@@ -44,7 +43,7 @@ pub fn reseed_candidate(
             }
         }
     }
-    save_plan(files, &plan)?;
+    files.save_plan(&plan)?;
     Ok(plan)
 }
 

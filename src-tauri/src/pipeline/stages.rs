@@ -5,19 +5,19 @@ use std::path::Path;
 
 use bgm_models::device::ComputeDevice;
 use bgm_models::emotion::{
-    analyse_transcript, EmotionClassifier, EmotionReport, TimelineOptions, TranscriptSegment,
+    analyse_transcript, EmotionClassifier, TimelineOptions, TranscriptSegment,
 };
 use bgm_models::plan::{MusicPlan, PlanOptions};
-use bgm_models::stt::{SpeechTranscript, TranscribeOptions, Whisper};
+use bgm_models::stt::{TranscribeOptions, Whisper};
 use bgm_models::task::{CancelToken, Progress};
 use bgm_models::weights::WeightsConfig;
-use serde::{de::DeserializeOwned, Deserialize, Serialize};
+use serde::{Deserialize, Serialize};
 
 use super::error::{PipelineError, Result};
 use super::files::JobFiles;
 use super::loudness::{normalize_matched, Loudness, LoudnessTarget};
 use super::mix::{apply_fades, fit_length, mix, MixSettings, SpeechSpan};
-use crate::jobs::{write_atomic, write_json_atomic, JobManifest};
+use crate::jobs::JobManifest;
 use crate::media::{decode_audio, write_wav, MediaError, PcmAudio};
 
 /// Whisper's input format.
@@ -62,15 +62,6 @@ pub(super) fn prepare(path: &Path) -> Result<&Path> {
         std::fs::create_dir_all(parent).map_err(|e| PipelineError::file(parent, e))?;
     }
     Ok(path)
-}
-
-pub(super) fn read_json<T: DeserializeOwned>(path: &Path) -> Result<T> {
-    let text = std::fs::read_to_string(path).map_err(|e| PipelineError::file(path, e))?;
-    serde_json::from_str(&text).map_err(|e| PipelineError::file(path, e))
-}
-
-fn write_json(path: &Path, value: &impl Serialize) -> Result<()> {
-    write_json_atomic(path, value).map_err(|e| PipelineError::file(path, e))
 }
 
 pub(super) fn read_wav(path: &Path) -> Result<PcmAudio> {
@@ -129,7 +120,7 @@ pub fn transcribe(
         progress,
         cancel,
     )?;
-    write_json(&files.transcript(), &transcript)
+    files.save_transcript(&transcript)
 }
 
 /// Emotions: the classifier over the (English) segments, and the timeline of the whole video.
@@ -140,7 +131,7 @@ pub fn emotions(
     progress: &mut dyn Progress,
     cancel: &CancelToken,
 ) -> Result<()> {
-    let transcript: SpeechTranscript = read_json(&files.transcript())?;
+    let transcript = files.load_transcript()?;
     let segments: Vec<TranscriptSegment> = transcript
         .for_emotions()
         .iter()
@@ -156,32 +147,17 @@ pub fn emotions(
         progress,
         cancel,
     )?;
-    write_json(&files.timeline(), &report)
+    files.save_timeline(&report)
 }
 
 /// Plan: prompts, seeds and settings per section and candidate. A plan the user edited is kept
 /// as long as the timeline it came from is unchanged (the runner only calls this when not).
 pub fn plan(config: &PipelineConfig, files: &JobFiles) -> Result<()> {
-    let report: EmotionReport = read_json(&files.timeline())?;
-    let mut plan = MusicPlan::from_timeline(&report.timeline, &config.plan)?;
-    if let Some(steps) = config.steps {
-        plan.steps = steps;
-    }
-    save_plan(files, &plan)
-}
-
-/// The plan as the user left it, validated.
-pub fn load_plan(files: &JobFiles) -> Result<MusicPlan> {
-    let path = files.plan();
-    let text = std::fs::read_to_string(&path).map_err(|e| PipelineError::file(&path, e))?;
-    MusicPlan::from_json(&text).map_err(|e| PipelineError::file(&path, e))
-}
-
-/// Writes `plan.json` atomically (the plan stage, regenerations and the user's edits).
-pub fn save_plan(files: &JobFiles, plan: &MusicPlan) -> Result<()> {
-    let json = plan.to_json()?;
-    let path = files.plan();
-    write_atomic(&path, json.as_bytes()).map_err(|e| PipelineError::file(&path, e))
+    let report = files.load_timeline()?;
+    // The steps setting is applied by generate, so the plan (and its edits) does not
+    // depend on it.
+    let plan = MusicPlan::from_timeline(&report.timeline, &config.plan)?;
+    files.save_plan(&plan)
 }
 
 /// Each candidate's loudness after mixing, as stored in `candidates/loudness.json`.
@@ -209,7 +185,7 @@ pub fn mix_candidates(
     } else {
         None
     };
-    let transcript: SpeechTranscript = read_json(&files.transcript())?;
+    let transcript = files.load_transcript()?;
     let speech: Vec<SpeechSpan> = transcript
         .segments
         .iter()
@@ -250,7 +226,7 @@ pub fn mix_candidates(
         target: config.loudness,
         candidates: loudness,
     };
-    write_json(&files.loudness(), &report)?;
+    files.save_loudness(&report)?;
     progress.report(1.0);
     Ok(report)
 }
