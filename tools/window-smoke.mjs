@@ -6,10 +6,14 @@
 //    a drop uses) and tiny models: the job view, the preview video playing from the loopback
 //    server (readyState >= 2), the stages running to the end, the audition keys driving the
 //    rodio player on an ALSA null device, and the export panel.
+// 3. A first run on a machine without models: the job view lists what is needed, "Download and
+//    continue" fetches the tiny models from a fake Hugging Face hub over HTTP (throttled, so the
+//    rate shows and Cancel lands mid-file), Resume finishes it, and the stages run to the end.
 import { spawn } from "node:child_process";
 import { cpSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { catalogueFixtures, startFakeHub } from "./fake-hub.mjs";
 
 const [app, shots = "target/window-screenshots"] = process.argv.slice(2);
 if (!app) {
@@ -18,7 +22,7 @@ if (!app) {
 }
 mkdirSync(shots, { recursive: true });
 const root = resolve(new URL("..", import.meta.url).pathname);
-const base = "http://127.0.0.1:4444";
+let base = "http://127.0.0.1:4444";
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 async function call(method, path, body) {
@@ -94,8 +98,7 @@ function nullAudio() {
 }
 
 /** Two diffusion steps: the tiny models make noise either way, and the run stays short. */
-function quickSettings() {
-  const data = process.env.BGM_DATA_DIR ?? mkdtempSync(join(tmpdir(), "bgm-data-"));
+function quickSettings(data = process.env.BGM_DATA_DIR ?? mkdtempSync(join(tmpdir(), "bgm-data-"))) {
   mkdirSync(join(data, "config"), { recursive: true });
   writeFileSync(join(data, "config/settings.json"), JSON.stringify({ device: "cpu", steps: 2 }));
   return data;
@@ -190,6 +193,59 @@ try {
     await s.run("document.querySelector('[data-testid=export]').scrollIntoView({ block: 'center' });");
     await sleep(300);
     console.log(`     screenshot ${await s.shot("4-export")}`);
+  });
+
+  await check("first-run", async (keep) => {
+    const hub = await startFakeHub({ models: catalogueFixtures(root) });
+    hub.throttle(1_000_000);
+    const fresh = {
+      ...env,
+      BGM_DATA_DIR: quickSettings(mkdtempSync(join(tmpdir(), "bgm-data-"))),
+      BGM_MODELS_DIR: mkdtempSync(join(tmpdir(), "bgm-no-models-")),
+      HF_HOME: mkdtempSync(join(tmpdir(), "bgm-hf-")),
+      HF_ENDPOINT: hub.url,
+    };
+    delete fresh.HF_HUB_OFFLINE;
+    const second = spawn("tauri-driver", ["--port", "4446", "--native-port", "4447"], { stdio: ["ignore", "inherit", "inherit"], env: fresh });
+    base = "http://127.0.0.1:4446";
+    let s;
+    try {
+      await until("the second tauri-driver", async () => (await fetch(`${base}/status`)).ok);
+      s = keep(await session(["--open", join(root, "src-tauri/tests/fixtures/media/speech.mp4")]));
+      const needed = await until("the models needed", async () => {
+        const t = await s.text("[data-testid=models-needed]");
+        return t.includes("Download and continue") ? t : "";
+      }, 60_000);
+      if (!needed.includes("3 models") || !needed.includes("whisper-base, emotion, riffusion")) throw new Error(`models needed: ${needed}`);
+      await s.click("[data-testid=download-continue]");
+      const rate = await until("the download rate", async () => {
+        const t = await s.text("[data-testid=download-rate]");
+        return t.includes("MB/s") ? t : "";
+      }, 30_000);
+      console.log(`     downloading: ${rate}; screenshot ${await s.shot("5-first-run-download")}`);
+      await s.click("[data-testid=download-cancel]");
+      await until("the download paused", async () => (await s.text("[data-testid=download-message]")).includes("paused"), 30_000);
+      const resumedFrom = hub.requests.length;
+      hub.throttle(null);
+      await s.click("[data-testid=download-continue]");
+      await until(
+        "all six stages done after the download",
+        async () => {
+          const failed = await s.run("const f = document.querySelector('[data-state=failed] .stage-message, [data-testid=download-message]'); return f ? f.textContent : null;");
+          if (failed && !failed.includes("paused")) throw new Error(failed);
+          return (await s.run("return document.querySelectorAll('[data-testid^=stage-][data-state=done]').length")) === 6;
+        },
+        600_000,
+      );
+      const ranged = hub.requests.slice(resumedFrom).filter((r) => r.range).length;
+      if (ranged === 0) throw new Error("the resumed download asked for no byte range");
+      console.log(`     ${hub.requests.length} requests to the fake hub, ${ranged} ranged after resume; screenshot ${await s.shot("6-first-run-done")}`);
+    } finally {
+      if (s) await s.close();
+      base = "http://127.0.0.1:4444";
+      second.kill();
+      await hub.close();
+    }
   });
 } finally {
   driver.kill();

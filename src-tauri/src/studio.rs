@@ -6,14 +6,14 @@
 use bgm_models::device::{ComputeDevice, DeviceError, DevicePreference};
 use bgm_models::plan::{MusicPlan, PlanError};
 use bgm_models::task::{CancelToken, Progress};
-use bgm_models::weights::WeightsConfig;
+use bgm_models::weights::{missing_models, MissingModel, WeightsConfig};
 
 use crate::jobs::{JobError, JobId, JobManifest, JobStore, StageName};
 use crate::media::MuxReport;
 use crate::paths::AppPaths;
 use crate::pipeline::{
-    export_candidate, ExportRequest, JobFiles, Pipeline, PipelineConfig, PipelineError,
-    StageProgress,
+    export_candidate, stage_models, ExportRequest, JobFiles, Pipeline, PipelineConfig,
+    PipelineError, StageProgress,
 };
 use crate::settings::Settings;
 
@@ -120,6 +120,7 @@ impl Studio {
         cancel: &CancelToken,
     ) -> Result<JobManifest, PipelineError> {
         let _lock = self.store.lock(id)?;
+        self.require_models(id, false)?;
         let config = self.pipeline_config()?;
         Pipeline::new(&self.store, &config).run(id, StageName::Mix, observer, cancel)
     }
@@ -134,8 +135,41 @@ impl Studio {
         cancel: &CancelToken,
     ) -> Result<JobManifest, PipelineError> {
         let _lock = self.store.lock(id)?;
+        self.require_models(id, true)?;
         let config = self.pipeline_config()?;
         Pipeline::new(&self.store, &config).regenerate(id, candidate, section, observer, cancel)
+    }
+
+    /// The models the job's next run (or regeneration) loads that are not downloaded yet.
+    pub fn missing_models(
+        &self,
+        id: JobId,
+        regenerating: bool,
+    ) -> Result<Vec<MissingModel>, PipelineError> {
+        let config = self.config_on(ComputeDevice::cpu());
+        let mut stages = Pipeline::new(&self.store, &config).stale_stages(id)?;
+        if regenerating && !stages.contains(&StageName::Generate) {
+            stages.push(StageName::Generate);
+        }
+        let mut names: Vec<String> = Vec::new();
+        for name in stages.iter().flat_map(|&s| stage_models(s, &config)) {
+            if !names.contains(&name) {
+                names.push(name);
+            }
+        }
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        Ok(missing_models(&names, &self.weights)?)
+    }
+
+    /// Refuses to start when a model is missing, before any stage runs: the user gets one
+    /// list of what to download instead of a failure halfway through.
+    fn require_models(&self, id: JobId, regenerating: bool) -> Result<(), PipelineError> {
+        let missing = self.missing_models(id, regenerating)?;
+        if missing.is_empty() {
+            Ok(())
+        } else {
+            Err(PipelineError::ModelsMissing(missing))
+        }
     }
 
     /// The stages a run would compute now (not up to date with the settings in effect).

@@ -132,6 +132,8 @@ export type CandidateView = {
 export type CommandError = {
 	kind: ErrorKind,
 	message: string,
+	/**  With `modelsMissing`: what to download before the job can run (else empty). */
+	missingModels: MissingModel[],
 };
 
 /**  The device actually chosen. */
@@ -145,6 +147,9 @@ export type DevicePreference =
 export type DownloadProgressView = {
 	model: string,
 	file: string,
+	/**  Bytes of `file`, and of the whole model. */
+	fileDone: number | null,
+	fileTotal: number | null,
 	done: number | null,
 	total: number | null,
 	stage: DownloadStage,
@@ -172,7 +177,9 @@ export type ErrorKind =
 /**  The user cancelled it; nothing is wrong. */
 "cancelled" | 
 /**  Another task holds the job (or the models); try again when it finishes. */
-"busy" | "internal";
+"busy" | 
+/**  The job needs models that are not downloaded: `missingModels` lists them. */
+"modelsMissing" | "internal";
 
 export type ExportDone = {
 	path: string,
@@ -226,6 +233,15 @@ export type MediaInfo = {
 	audioStreams: AudioStreamInfo[],
 	/**  Container-level tags (title, creation time, ...). */
 	metadata: { [key in string]: string },
+};
+
+/**  A model a task needs that this machine does not have yet (or only partly). */
+export type MissingModel = {
+	/**  Catalogue name, as `models download` takes it. */
+	name: string,
+	repo: string,
+	/**  Bytes still to download (best known sizes, less what is already on disk). */
+	bytesToDownload: number,
 };
 
 /**  What a repo holds, which decides the files we need from it. */

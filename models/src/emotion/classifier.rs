@@ -23,6 +23,9 @@ use crate::device::ComputeDevice;
 use crate::task::{CancelToken, Progress};
 use crate::weights::{locate_named, ResolvedModel, WeightsConfig};
 
+/// The classifier's catalogue name.
+pub const MODEL_NAME: &str = "emotion";
+
 /// Texts are truncated to this many tokens, `<s>` and `</s>` included.
 pub const MAX_TOKENS: usize = 512;
 /// Segments per forward pass.
@@ -210,7 +213,7 @@ impl EmotionClassifier {
         config: &WeightsConfig,
         device: &ComputeDevice,
     ) -> Result<Self, EmotionError> {
-        Self::load(&locate_named("emotion", config)?, config, device)
+        Self::load(&locate_named(MODEL_NAME, config)?, config, device)
     }
 
     /// Loads from a folder holding `config.json` and tokenizer files, with the given weights.

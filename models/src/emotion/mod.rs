@@ -15,7 +15,9 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-pub use classifier::{EmotionClassifier, RobertaSettings, DEFAULT_BATCH_SIZE, MAX_TOKENS};
+pub use classifier::{
+    EmotionClassifier, RobertaSettings, DEFAULT_BATCH_SIZE, MAX_TOKENS, MODEL_NAME,
+};
 pub use error::EmotionError;
 pub use timeline::{
     build_timeline, Section, Timeline, TimelineOptions, CLIP_SECONDS, DEFAULT_MIN_SECTION_SECONDS,

@@ -33,4 +33,7 @@ pub use download::download_model;
 pub use error::{Result, WeightsError};
 pub use locate::{local_folder, locate, locate_named, ModelSource, ResolvedModel};
 pub use progress::{ignore_progress, DownloadProgress, DownloadStage, DownloadUpdate};
-pub use status::{catalogue_status, model_path, model_status, ModelState, ModelStatus};
+pub use status::{
+    catalogue_status, missing_models, model_path, model_status, MissingModel, ModelState,
+    ModelStatus,
+};

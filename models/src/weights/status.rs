@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use super::cache_layout::{is_commit_hash, RepoCache};
-use super::catalogue::{catalogue, ModelEntry};
+use super::catalogue::{catalogue, find_model, ModelEntry};
 use super::config::WeightsConfig;
 use super::error::Result;
 use super::locate::{
@@ -97,6 +97,36 @@ pub fn catalogue_status(config: &WeightsConfig) -> Vec<ModelStatus> {
         .iter()
         .map(|entry| model_status(entry, config))
         .collect()
+}
+
+/// A model a task needs that this machine does not have yet (or only partly).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(rename_all = "camelCase")]
+pub struct MissingModel {
+    /// Catalogue name, as `models download` takes it.
+    pub name: String,
+    pub repo: String,
+    /// Bytes still to download (best known sizes, less what is already on disk).
+    pub bytes_to_download: u64,
+}
+
+/// Which of the catalogue models `names` are not ready here, in the order given. Every front
+/// end words its own remedy (a download button, a `models download` command line).
+pub fn missing_models(names: &[&str], config: &WeightsConfig) -> Result<Vec<MissingModel>> {
+    let mut missing = Vec::new();
+    for name in names {
+        let entry = find_model(name)?;
+        let status = model_status(&entry, config);
+        if status.state != ModelState::Ready {
+            missing.push(MissingModel {
+                name: entry.name,
+                repo: entry.repo,
+                bytes_to_download: status.expected_bytes.saturating_sub(status.bytes_on_disk),
+            });
+        }
+    }
+    Ok(missing)
 }
 
 /// The folder a built-in model loads from, or an error saying how to get it.

@@ -112,6 +112,9 @@ pub enum Command {
         /// Copy the four mixes here as candidate-N.wav.
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Download the models the job needs first, if any are missing.
+        #[arg(long)]
+        download: bool,
         #[arg(long)]
         json: bool,
     },
@@ -126,6 +129,9 @@ pub enum Command {
         /// Diffusion steps per clip, for this run (default: the setting, else the plan's).
         #[arg(long)]
         steps: Option<u32>,
+        /// Download Riffusion first if it is missing.
+        #[arg(long)]
+        download: bool,
         #[arg(long)]
         json: bool,
     },
@@ -261,10 +267,12 @@ fn run_command(command: Command, studio: Studio) -> anyhow::Result<()> {
             target,
             steps,
             out,
+            download,
             json,
         } => {
             let request = run::RunRequest {
                 target: &target,
+                download,
                 out,
                 json,
             };
@@ -275,10 +283,12 @@ fn run_command(command: Command, studio: Studio) -> anyhow::Result<()> {
             candidate,
             section,
             steps,
+            download,
             json,
         } => {
             let request = run::RunRequest {
                 target: &job,
+                download,
                 out: None,
                 json,
             };

@@ -46,7 +46,8 @@ pub(super) fn run(command: ModelsCommand, config: &WeightsConfig) -> anyhow::Res
         ModelsCommand::List { json } => list(config, json),
         ModelsCommand::Download { names } => {
             for name in names {
-                download(&name, config)?;
+                let folder = download(&name, config)?;
+                println!("{name}: ready in {}", folder.display());
             }
             Ok(())
         }
@@ -80,7 +81,8 @@ fn list(config: &WeightsConfig, json: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn download(name: &str, config: &WeightsConfig) -> anyhow::Result<()> {
+/// Downloads one model with a progress bar; returns the folder it is ready in.
+pub(super) fn download(name: &str, config: &WeightsConfig) -> anyhow::Result<PathBuf> {
     let entry = find_model(name)?;
     let bar = progress::bar("downloading");
     let current_file = Mutex::new(String::new());
@@ -97,9 +99,7 @@ fn download(name: &str, config: &WeightsConfig) -> anyhow::Result<()> {
             bar.finish_and_clear();
         }
     };
-    let resolved = download_model(&entry, config, on_update, &CancelToken::new())?;
-    println!("{}: ready in {}", entry.name, resolved.root.display());
-    Ok(())
+    Ok(download_model(&entry, config, on_update, &CancelToken::new())?.root)
 }
 
 fn human_bytes(bytes: u64) -> String {

@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use super::{print_json, progress};
 use crate::jobs::{JobId, JobManifest, StageName};
-use crate::pipeline::{JobFiles, MixReport, StageProgress};
+use crate::pipeline::{JobFiles, MixReport, PipelineError, StageProgress};
 use crate::studio::Studio;
 
 /// What `run` reports.
@@ -32,6 +32,8 @@ struct StageTiming {
 pub(super) struct RunRequest<'a> {
     /// A video, or the id of a job to resume.
     pub target: &'a str,
+    /// Download missing models first instead of stopping with what to download.
+    pub download: bool,
     pub out: Option<PathBuf>,
     pub json: bool,
 }
@@ -63,6 +65,22 @@ fn execute(
     };
     if !request.json {
         eprintln!("job {}", job.id);
+    }
+    let missing = studio.missing_models(job.id, regenerate.is_some())?;
+    if !missing.is_empty() {
+        let names: Vec<&str> = missing.iter().map(|m| m.name.as_str()).collect();
+        if !request.download {
+            anyhow::bail!(
+                "{}; download them with `bgm-studio models download {}`, or run again with --download",
+                PipelineError::ModelsMissing(missing.clone()),
+                names.join(" ")
+            );
+        }
+        for name in names {
+            let folder = super::models::download(name, studio.weights())?;
+            // stdout is for the report (JSON with --json).
+            eprintln!("{name}: ready in {}", folder.display());
+        }
     }
     let bar = progress::bar("decode");
     let cancel = CancelToken::new();

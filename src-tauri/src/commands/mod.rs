@@ -41,7 +41,7 @@ impl UserFiles {
                     "\"{}\" was not chosen by the user; drop it on the window or open it with the file picker",
                     path.display()
                 ),
-            })
+             missing_models: Vec::new(), })
         }
     }
 }
@@ -56,6 +56,8 @@ pub enum ErrorKind {
     Cancelled,
     /// Another task holds the job (or the models); try again when it finishes.
     Busy,
+    /// The job needs models that are not downloaded: `missingModels` lists them.
+    ModelsMissing,
     Internal,
 }
 
@@ -65,6 +67,8 @@ pub enum ErrorKind {
 pub struct CommandError {
     pub kind: ErrorKind,
     pub message: String,
+    /// With `modelsMissing`: what to download before the job can run (else empty).
+    pub missing_models: Vec<bgm_models::weights::MissingModel>,
 }
 
 impl From<media::MediaError> for CommandError {
@@ -77,6 +81,7 @@ impl From<media::MediaError> for CommandError {
         CommandError {
             kind,
             message: err.to_string(),
+            missing_models: Vec::new(),
         }
     }
 }
@@ -85,6 +90,7 @@ fn internal(err: impl std::fmt::Display) -> CommandError {
     CommandError {
         kind: ErrorKind::Internal,
         message: err.to_string(),
+        missing_models: Vec::new(),
     }
 }
 
@@ -190,10 +196,12 @@ impl From<crate::jobs::JobError> for CommandError {
             JobError::Busy { .. } => CommandError {
                 kind: ErrorKind::Busy,
                 message: err.to_string(),
+                missing_models: Vec::new(),
             },
             JobError::InvalidId(_) | JobError::NotFound(_) => CommandError {
                 kind: ErrorKind::BadInput,
                 message: err.to_string(),
+                missing_models: Vec::new(),
             },
             other => internal(other),
         }

@@ -26,12 +26,21 @@ impl From<PipelineError> for CommandError {
             return CommandError {
                 kind: ErrorKind::Cancelled,
                 message: "cancelled".into(),
+                missing_models: Vec::new(),
             };
         }
         match err {
             PipelineError::Job(job) => job.into(),
             PipelineError::Media(media) => media.into(),
             PipelineError::Plan(_) | PipelineError::PlanNotMade => bad_input(err.to_string()),
+            PipelineError::ModelsMissing(missing) => CommandError {
+                kind: ErrorKind::ModelsMissing,
+                message: format!(
+                    "{}; download them to continue",
+                    PipelineError::ModelsMissing(missing.clone())
+                ),
+                missing_models: missing,
+            },
             other => internal(other),
         }
     }
@@ -46,6 +55,7 @@ impl From<TaskError> for CommandError {
         CommandError {
             kind,
             message: err.to_string(),
+            missing_models: Vec::new(),
         }
     }
 }
@@ -212,6 +222,7 @@ fn bad_input(message: String) -> CommandError {
     CommandError {
         kind: ErrorKind::BadInput,
         message,
+        missing_models: Vec::new(),
     }
 }
 

@@ -39,6 +39,7 @@ impl From<PlayerError> for CommandError {
         CommandError {
             kind,
             message: err.to_string(),
+            missing_models: Vec::new(),
         }
     }
 }

@@ -52,6 +52,7 @@ impl AppSettings {
         let bad = |message: String| CommandError {
             kind: ErrorKind::BadInput,
             message,
+            missing_models: Vec::new(),
         };
         let whisper = find_model(&self.whisper_model).map_err(|e| bad(e.to_string()))?;
         if whisper.kind != ModelKind::Whisper {
@@ -154,6 +155,9 @@ fn download_key(name: &str) -> String {
 pub struct DownloadProgressView {
     pub model: String,
     pub file: String,
+    /// Bytes of `file`, and of the whole model.
+    pub file_done: f64,
+    pub file_total: f64,
     pub done: f64,
     pub total: f64,
     pub stage: DownloadStage,
@@ -171,6 +175,7 @@ pub async fn download_model(
     let entry = find_model(&name).map_err(|e| CommandError {
         kind: ErrorKind::BadInput,
         message: e.to_string(),
+        missing_models: Vec::new(),
     })?;
     let finished =
         app.state::<Tasks>()
@@ -179,6 +184,8 @@ pub async fn download_model(
                     let _ = progress.send(DownloadProgressView {
                         model: u.model.clone(),
                         file: u.file.clone(),
+                        file_done: u.file_done as f64,
+                        file_total: u.file_total as f64,
                         done: u.done as f64,
                         total: u.total as f64,
                         stage: u.stage,
@@ -195,6 +202,7 @@ pub async fn download_model(
                 ErrorKind::Internal
             },
             message: e.to_string(),
+            missing_models: Vec::new(),
         }
     })?;
     blocking(move || Ok(model_views(&app))).await

@@ -33,10 +33,29 @@ pub enum PipelineError {
     File { path: PathBuf, message: String },
     #[error(transparent)]
     Device(#[from] bgm_models::device::DeviceError),
+    #[error(transparent)]
+    Models(#[from] bgm_models::weights::WeightsError),
     #[error("the plan is not made yet: run the job up to the plan stage first")]
     PlanNotMade,
+    /// Models the stages to run need that are not downloaded; each front end says how to get
+    /// them (a download button, a command line).
+    #[error("{} not downloaded yet: {}", models_phrase(.0), .0.iter().map(|m| m.name.as_str()).collect::<Vec<_>>().join(", "))]
+    ModelsMissing(Vec<bgm_models::weights::MissingModel>),
     #[error("cancelled; run the job again to resume where it stopped")]
     Cancelled,
+}
+
+fn models_phrase(models: &[bgm_models::weights::MissingModel]) -> String {
+    let bytes: u64 = models.iter().map(|m| m.bytes_to_download).sum();
+    let count = match models.len() {
+        1 => "1 model".to_string(),
+        n => format!("{n} models"),
+    };
+    format!(
+        "{count} ({:.1} GB) needed for this job {}",
+        bytes as f64 / 1e9,
+        if models.len() == 1 { "is" } else { "are" }
+    )
 }
 
 impl From<bgm_models::stt::SttError> for PipelineError {

@@ -19,5 +19,5 @@ pub use export::{export_candidate, ExportRequest, PROVENANCE_TAG};
 pub use files::JobFiles;
 pub use generate::{music_from_spectrogram, DiffusionTiming};
 pub use reseed::reseed_candidate;
-pub use runner::{Pipeline, StageProgress};
+pub use runner::{stage_models, Pipeline, StageProgress};
 pub use stages::{MixReport, PipelineConfig, MIX_CHANNELS, MIX_RATE};

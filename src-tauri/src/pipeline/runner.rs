@@ -279,6 +279,16 @@ impl<'a> Pipeline<'a> {
     }
 }
 
+/// The catalogue models a stage loads.
+pub fn stage_models(stage: StageName, config: &PipelineConfig) -> Vec<String> {
+    match stage {
+        StageName::Transcribe => vec![config.whisper_model.clone()],
+        StageName::Emotions => vec![bgm_models::emotion::MODEL_NAME.to_string()],
+        StageName::Generate => vec![bgm_models::riffusion::MODEL_NAME.to_string()],
+        StageName::Decode | StageName::Plan | StageName::Mix => Vec::new(),
+    }
+}
+
 /// Done with this fingerprint, and its outputs are still there.
 fn is_up_to_date(stage: StageName, job: &JobManifest, files: &JobFiles, fingerprint: &str) -> bool {
     let record = job.stage(stage);

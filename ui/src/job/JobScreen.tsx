@@ -3,6 +3,7 @@ import {
   commands,
   type AppSettings,
   type JobDetails,
+  type MissingModel,
   type PlayerState,
   type StageName,
   type StageProgress,
@@ -17,6 +18,7 @@ import { MediaCard } from "../components/MediaCard";
 import { ThumbnailStrip } from "../components/ThumbnailStrip";
 import { Audition } from "./Audition";
 import { EmotionTimeline } from "./EmotionTimeline";
+import { ModelsNeeded } from "./ModelsNeeded";
 import { ExportPanel, type ExportStatus } from "./ExportPanel";
 import { PlanEditor } from "./PlanEditor";
 import { StagePanel } from "./StagePanel";
@@ -38,6 +40,7 @@ export function JobScreen({ jobId, autoRun, onChanged }: Props) {
   const [live, setLive] = useState<Live>({});
   const [busy, setBusy] = useState(false);
   const [message, setMessage] = useState<string | null>(null);
+  const [missingModels, setMissingModels] = useState<MissingModel[] | null>(null);
   const [player, setPlayer] = useState<PlayerState | null>(null);
   const [playerError, setPlayerError] = useState<string | null>(null);
   const [selected, setSelected] = useState(0);
@@ -57,6 +60,7 @@ export function JobScreen({ jobId, autoRun, onChanged }: Props) {
     async (task: (progress: Channel<StageProgress>) => Promise<CommandResult<JobDetails>>) => {
       setBusy(true);
       setMessage(null);
+      setMissingModels(null);
       setLive({});
       setPlayer(null);
       const progress = channel<StageProgress>((p) => setLive((prev) => ({ ...prev, [p.stage]: p })));
@@ -64,7 +68,8 @@ export function JobScreen({ jobId, autoRun, onChanged }: Props) {
       if (outcome.status === "ok") {
         setDetails(outcome.data);
       } else {
-        setMessage(outcome.error.kind === "cancelled" ? "Cancelled. Resume picks up where it stopped." : outcome.error.message);
+        if (outcome.error.kind === "modelsMissing") setMissingModels(outcome.error.missingModels);
+        else setMessage(outcome.error.kind === "cancelled" ? "Cancelled. Resume picks up where it stopped." : outcome.error.message);
         const reread = await run(commands.jobDetails(jobId));
         if (reread.ok) setDetails(reread.value);
       }
@@ -274,6 +279,15 @@ export function JobScreen({ jobId, autoRun, onChanged }: Props) {
             onRun={() => void start()}
             onCancel={() => void commands.cancelJob(jobId)}
           />
+          {missingModels && missingModels.length > 0 && (
+            <ModelsNeeded
+              missing={missingModels}
+              onReady={() => {
+                setMissingModels(null);
+                void start();
+              }}
+            />
+          )}
           {message && (
             <p class="notice" role="status" data-testid="job-message">
               {message}

@@ -65,6 +65,7 @@ function scenario(): Scenario {
     finishedIds: ["0b6f4e3a-4c1d-4f7e-9a55-2d8c1e6b7f10"],
     stepMs: 40,
     runError: null,
+    missing: [],
     exportPath: "/videos/beach day - music 2.mp4",
     playerError: null,
     settings: { device: "auto", whisperModel: "whisper-base", steps: null, originalAudio: "duck", musicLevelDb: 0, duckDepthDb: 12 },
@@ -86,6 +87,7 @@ function scenario(): Scenario {
       "/videos/notes.mp4": {
         kind: "badInput",
         message: '"/videos/notes.mp4" is not a video or audio file that BGM Studio can read',
+        missingModels: [],
       },
     },
     picked: "/videos/beach day.mp4",
@@ -259,12 +261,41 @@ test("cancel stops a run, and resume continues it", async ({ page }) => {
 test("a failing stage shows its error in place", async ({ page }) => {
   await start(page, {
     ...scenario(),
-    runError: { kind: "internal", message: "whisper-base is not downloaded: open Models & settings to get it" },
+    runError: { kind: "internal", message: "transcription failed: out of memory", missingModels: [] },
   });
   await page.evaluate(() => window.__dropFiles(["/videos/beach day.mp4"]));
-  await expect(page.getByTestId("job-message")).toContainText("whisper-base is not downloaded");
+  await expect(page.getByTestId("job-message")).toContainText("transcription failed: out of memory");
   await expect(page.getByTestId("run")).toBeVisible();
   await shot(page, "stage-error");
+});
+
+test("first run: the models a job needs, downloaded with progress, cancel and resume, then the run", async ({ page }) => {
+  await start(page, {
+    ...scenario(),
+    stepMs: 400,
+    missing: [
+      { name: "whisper-base", repo: "openai/whisper-base", bytesToDownload: 290_000_000 },
+      { name: "emotion", repo: "j-hartmann/emotion-english-distilroberta-base", bytesToDownload: 330_000_000 },
+      { name: "riffusion", repo: "riffusion/riffusion-model-v1", bytesToDownload: 4_280_000_000 },
+    ],
+  });
+  await page.evaluate(() => window.__dropFiles(["/videos/beach day.mp4"]));
+  const panel = page.getByTestId("models-needed");
+  await expect(panel).toContainText("3 models, 4.9 GB: whisper-base, emotion, riffusion");
+  await page.getByTestId("download-continue").click();
+  await expect(page.getByTestId("download-progress")).toContainText("whisper-base (1 of 3)");
+  await expect(page.getByTestId("download-rate")).toContainText("MB/s", { timeout: 5_000 });
+  await expect(page.getByTestId("download-rate")).toContainText("left");
+  await shot(page, "first-run-download");
+  await page.getByTestId("download-cancel").click();
+  await expect(page.getByTestId("download-message")).toContainText("paused");
+  await page.getByTestId("download-continue").click();
+  await expect(page.getByTestId("stage-mix")).toHaveAttribute("data-state", "done", { timeout: 30_000 });
+  await expect(panel).toHaveCount(0);
+  const downloads = await page.evaluate(() =>
+    window.__BGM_CALLS__.filter((c) => c.cmd === "download_model").map((c) => (c.args as { name: string }).name),
+  );
+  expect(downloads).toEqual(["whisper-base", "whisper-base", "emotion", "riffusion"]);
 });
 
 test("export: the save dialog, progress, then show in folder", async ({ page }) => {

@@ -8,11 +8,13 @@ import type {
   AppInfo,
   AppSettings,
   CommandError,
+  DownloadProgressView,
   Emotion,
   JobDetails,
   JobListItem,
   JobView,
   MediaInfo,
+  MissingModel,
   ModelView,
   PlayerState,
   StageName,
@@ -37,6 +39,8 @@ export interface Scenario {
   stepMs: number;
   /** The error a run ends with instead of finishing, if any. */
   runError: CommandError | null;
+  /** Models a run needs that are not downloaded: runs refuse to start until they are. */
+  missing: MissingModel[];
   /** The path the save dialog returns (null: cancelled). */
   exportPath: string | null;
   /** Why the player cannot open an audio device, if it cannot. */
@@ -70,6 +74,7 @@ function listItem(job: JobView): JobListItem {
 
 let nextId = 1;
 let cancelled = false;
+let downloadCancelled = false;
 
 /** A pretend player: position follows the wall clock while it plays. */
 const player = {
@@ -108,7 +113,7 @@ async function runStages(id: string, progress: Channel<StageProgress>, only?: St
     send(stage, 0, "started", null);
     for (const fraction of [0.25, 0.5, 0.75]) {
       await sleep(scenario.stepMs);
-      if (cancelled) throw { kind: "cancelled", message: "cancelled" } satisfies CommandError;
+      if (cancelled) throw { kind: "cancelled", message: "cancelled", missingModels: [] } satisfies CommandError;
       if (stage === "transcribe" && scenario.runError && fraction === 0.5) throw scenario.runError;
       send(stage, fraction, "running", (1 - fraction) * 40);
     }
@@ -127,7 +132,36 @@ const extraCommands: Record<string, Handler> = {
     return scenario.settings;
   },
   list_models: () => scenarioOrThrow().models,
-  run_job: (_, args) => runStages(args["id"] as string, args["progress"] as Channel<StageProgress>),
+  run_job: (_, args) => {
+    const missing = scenarioOrThrow().missing;
+    if (missing.length > 0) {
+      const message = `${missing.length} models not downloaded yet; download them to continue`;
+      throw { kind: "modelsMissing", message, missingModels: missing } satisfies CommandError;
+    }
+    return runStages(args["id"] as string, args["progress"] as Channel<StageProgress>);
+  },
+  download_model: async (_, args) => {
+    const scenario = scenarioOrThrow();
+    const name = args["name"] as string;
+    const progress = args["progress"] as Channel<DownloadProgressView>;
+    const model = scenario.missing.find((m) => m.name === name);
+    if (!model) return scenario.models;
+    downloadCancelled = false;
+    const total = model.bytesToDownload;
+    for (const fraction of [0.1, 0.3, 0.5, 0.7, 0.9, 1]) {
+      await sleep(scenario.stepMs);
+      if (downloadCancelled) throw { kind: "cancelled", message: "cancelled", missingModels: [] } satisfies CommandError;
+      const done = Math.round(total * fraction);
+      const stage = fraction === 1 ? "finished" : "transferring";
+      progress.onmessage({ model: name, file: "model.safetensors", fileDone: done, fileTotal: total, done, total, stage });
+    }
+    scenario.missing = scenario.missing.filter((m) => m.name !== name);
+    return scenario.models;
+  },
+  cancel_download: () => {
+    downloadCancelled = true;
+    return true;
+  },
   regenerate_candidate: (_, args) =>
     runStages(args["id"] as string, args["progress"] as Channel<StageProgress>, ["generate", "mix"]),
   cancel_job: () => {
@@ -158,7 +192,7 @@ const extraCommands: Record<string, Handler> = {
   show_in_folder: () => null,
   player_load: () => {
     const scenario = scenarioOrThrow();
-    if (scenario.playerError) throw { kind: "internal", message: scenario.playerError } satisfies CommandError;
+    if (scenario.playerError) throw { kind: "internal", message: scenario.playerError, missingModels: [] } satisfies CommandError;
     return player.set({ loaded: true, index: 0, playing: false, position: 0, duration: 12, error: null });
   },
   player_select: (_, args) => player.set({ index: args["index"] as number }),
@@ -181,7 +215,7 @@ mockIPC(
     if (!scenario) throw new Error("no scenario set");
     const byId = (id: string) => {
       const job = scenario.jobs.find((j) => j.id === id);
-      if (!job) throw { kind: "badInput", message: `there is no job ${id}` } satisfies CommandError;
+      if (!job) throw { kind: "badInput", message: `there is no job ${id}`, missingModels: [] } satisfies CommandError;
       return job;
     };
     const details = (id: string): JobDetails => ({
@@ -200,7 +234,7 @@ mockIPC(
       case "open_video": {
         const path = (args as { path: string }).path;
         const answer = scenario.media[path];
-        if (!answer) throw { kind: "internal", message: `no mock for ${path}` } satisfies CommandError;
+        if (!answer) throw { kind: "internal", message: `no mock for ${path}`, missingModels: [] } satisfies CommandError;
         if ("message" in answer) throw answer;
         const job: JobView = {
           id: `00000000-0000-4000-8000-${String(nextId++).padStart(12, "0")}`,
