@@ -44,8 +44,11 @@ $(WHISPER_BASE_DIR)/model.safetensors:
 
 whisper-base: $(WHISPER_BASE_DIR)/model.safetensors
 
+# The real-whisper-base tests are #[ignore]d for a plain `cargo test`; here they run.
 test-rust: whisper-base
 	BGM_WHISPER_BASE_DIR=$(abspath $(WHISPER_BASE_DIR)) $(CARGO) test --workspace
+	BGM_WHISPER_BASE_DIR=$(abspath $(WHISPER_BASE_DIR)) $(CARGO) test -p bgm-models --test whisper_transcribe -- --ignored
+	BGM_WHISPER_BASE_DIR=$(abspath $(WHISPER_BASE_DIR)) $(CARGO) test -p bgm-studio --test cli -- --ignored
 
 test-ui: ui-deps
 	cd ui && npm test

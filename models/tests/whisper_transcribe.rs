@@ -257,25 +257,24 @@ fn empty_audio_has_no_segments() {
     assert!(t.segments.is_empty());
 }
 
-/// Real whisper-base (converted from the PyPI CTranslate2 wheels), when available.
-fn whisper_base() -> Option<Whisper> {
-    let dir = PathBuf::from(std::env::var_os("BGM_WHISPER_BASE_DIR")?);
-    Some(
-        Whisper::from_folder(
-            &dir,
-            &[dir.join("model.safetensors")],
-            &ComputeDevice::cpu(),
-        )
-        .unwrap(),
+/// Real whisper-base (converted from the PyPI CTranslate2 wheels). The tests that use it are
+/// ignored unless asked for, and then fail, saying how to provide it, when it is not there.
+fn whisper_base() -> Whisper {
+    let dir = PathBuf::from(std::env::var_os("BGM_WHISPER_BASE_DIR").expect(
+        "BGM_WHISPER_BASE_DIR is not set: run `make whisper-base` and point it at target/whisper-base",
+    ));
+    Whisper::from_folder(
+        &dir,
+        &[dir.join("model.safetensors")],
+        &ComputeDevice::cpu(),
     )
+    .unwrap()
 }
 
 #[test]
+#[ignore = "needs real whisper-base: `make whisper-base`, then BGM_WHISPER_BASE_DIR=target/whisper-base (make test runs it)"]
 fn real_whisper_base_transcribes_speech() {
-    let Some(whisper) = whisper_base() else {
-        eprintln!("skipped: set BGM_WHISPER_BASE_DIR to run whisper-base on real speech");
-        return;
-    };
+    let whisper = whisper_base();
     let transcript = whisper
         .transcribe(
             &speech("speech_en.wav"),
@@ -294,11 +293,9 @@ fn real_whisper_base_transcribes_speech() {
 }
 
 #[test]
+#[ignore = "needs real whisper-base: `make whisper-base`, then BGM_WHISPER_BASE_DIR=target/whisper-base (make test runs it)"]
 fn real_whisper_base_translates_german() {
-    let Some(whisper) = whisper_base() else {
-        eprintln!("skipped: set BGM_WHISPER_BASE_DIR to run whisper-base on real speech");
-        return;
-    };
+    let whisper = whisper_base();
     // espeak-ng's German is robotic enough that base's language detection misses it (it says
     // Thai) and its translation is unsure enough (avg log-prob < -1) to fall back to sampling,
     // which hallucinates: say the language and stay at temperature 0.
@@ -333,11 +330,9 @@ fn real_whisper_base_translates_german() {
 /// Greedy tokens of real whisper-base on the espeak clips equal transformers' (fixture made by
 /// tools/parity/whisper/verify_convert.py with the same converted weights).
 #[test]
+#[ignore = "needs real whisper-base: `make whisper-base`, then BGM_WHISPER_BASE_DIR=target/whisper-base (make test runs it)"]
 fn real_whisper_base_matches_transformers_tokens() {
-    let Some(whisper) = whisper_base() else {
-        eprintln!("skipped: set BGM_WHISPER_BASE_DIR to run whisper-base on real speech");
-        return;
-    };
+    let whisper = whisper_base();
     let expected: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(fixtures().join("whisper_base_expected.json")).unwrap(),
     )

@@ -197,27 +197,34 @@ fn refuses_unwritable_or_unsuitable_destinations() {
     );
 }
 
+/// A destination that cannot be written, even by root (CI runs as root, which ignores folder
+/// permissions): a file where a folder is expected, and a folder of /proc.
 #[cfg(unix)]
 #[test]
-fn a_read_only_folder_is_a_clear_error() {
-    use std::os::unix::fs::PermissionsExt;
+fn an_unwritable_destination_is_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
-    let locked = dir.path().join("locked");
-    std::fs::create_dir(&locked).unwrap();
-    std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o555)).unwrap();
-    let probe_file = locked.join("probe");
-    if std::fs::write(&probe_file, b"").is_ok() {
-        // Running as root: permissions are not enforced, nothing to test.
-        let _ = std::fs::remove_file(probe_file);
-        return;
+    let not_a_folder = dir.path().join("notes.txt");
+    std::fs::write(&not_a_folder, b"a file, not a folder").unwrap();
+    for dest in [
+        not_a_folder.join("out.mp4"),
+        std::path::PathBuf::from("/proc/self/out.mp4"),
+    ] {
+        let err = export(&fixture("h264_aac.mp4"), &fixture("music.wav"), &dest).unwrap_err();
+        assert!(
+            err.to_string().contains("out.mp4"),
+            "{}: {err}",
+            dest.display()
+        );
+        assert!(!err.to_string().contains("partial"), "{err}");
+        assert!(!dest.exists());
     }
     let err = export(
         &fixture("h264_aac.mp4"),
         &fixture("music.wav"),
-        &locked.join("out.mp4"),
+        &not_a_folder.join("out.mp4"),
     )
     .unwrap_err();
-    assert!(err.to_string().contains("out.mp4"), "{err}");
+    assert!(err.to_string().contains("is a file, not a folder"), "{err}");
 }
 
 #[test]

@@ -70,6 +70,12 @@ pub(crate) fn check_destination(
 ) -> Result<PathBuf, MediaError> {
     let resolved =
         resolve(dest).ok_or_else(|| MediaError::destination(dest, "its folder does not exist"))?;
+    if let Some(parent) = resolved.parent().filter(|p| !p.is_dir()) {
+        return Err(MediaError::destination(
+            dest,
+            format!("\"{}\" is a file, not a folder", parent.display()),
+        ));
+    }
     for input in inputs {
         if input.canonicalize().ok().as_deref() == Some(resolved.as_path()) {
             return Err(MediaError::DestinationIsInput {

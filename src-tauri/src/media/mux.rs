@@ -59,7 +59,11 @@ pub fn mux(
 
     let mut input = open_input(video)?;
     let partial = PartialFile::beside(&dest);
-    let mut output = open_output(partial.path(), kind.muxer)?;
+    // The partial file is our detail: an error names the file the user asked for.
+    let mut output = open_output(partial.path(), kind.muxer).map_err(|e| match e {
+        MediaError::Destination { problem, .. } => MediaError::destination(&dest, problem),
+        other => other,
+    })?;
     let write_err =
         |e: ffmpeg_next::Error| MediaError::destination(&dest, format!("writing failed: {e}"));
 
