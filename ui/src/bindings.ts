@@ -233,6 +233,11 @@ export type MediaInfo = {
 	audioStreams: AudioStreamInfo[],
 	/**  Container-level tags (title, creation time, ...). */
 	metadata: { [key in string]: string },
+	/**
+	 *  Why BGM Studio cannot give this file music (no video, a still image, under a second);
+	 *  null when it can.
+	 */
+	problem?: string | null,
 };
 
 /**  A model a task needs that this machine does not have yet (or only partly). */
@@ -361,6 +366,8 @@ export type VideoStreamInfo = {
 	/**  Clockwise rotation to apply for display (phone videos): 0, 90, 180 or 270. */
 	rotationDegrees: number,
 	durationSeconds: number | null,
+	/**  Frames the container declares for the stream, when it does. */
+	frames?: number | null,
 };
 
 /* Tauri Specta runtime */

@@ -128,4 +128,7 @@ fn print_media_info(info: &MediaInfo) {
     if info.audio_streams.is_empty() {
         println!("  no audio track");
     }
+    if let Some(problem) = &info.problem {
+        println!("  not usable: {problem}");
+    }
 }

@@ -81,6 +81,7 @@ impl JobStore {
     /// and writes its manifest.
     pub fn create(&self, video: &Path) -> Result<JobManifest> {
         let media = media::probe(video)?;
+        media.check_usable(video)?;
         let input = video.canonicalize().map_err(|source| JobError::Io {
             path: video.to_path_buf(),
             source,

@@ -39,6 +39,12 @@ pub enum MediaError {
     #[error("\"{}\" has no video track", .path.display())]
     NoVideo { path: PathBuf },
 
+    #[error("\"{}\" is a still image, not a video; BGM Studio gives music to videos", .path.display())]
+    StillImage { path: PathBuf },
+
+    #[error("\"{}\" is only {seconds:.2} s long; BGM Studio needs a video of at least {min} s", .path.display(), min = super::MIN_VIDEO_SECONDS)]
+    TooShort { path: PathBuf, seconds: f64 },
+
     #[error("\"{}\": the {codec} codec cannot be decoded by this FFmpeg build", .path.display())]
     UnsupportedCodec { path: PathBuf, codec: String },
 
@@ -101,6 +107,8 @@ impl MediaError {
                 | MediaError::Damaged { .. }
                 | MediaError::NoAudio { .. }
                 | MediaError::NoVideo { .. }
+                | MediaError::StillImage { .. }
+                | MediaError::TooShort { .. }
                 | MediaError::UnsupportedCodec { .. }
         )
     }

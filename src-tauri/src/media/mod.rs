@@ -9,12 +9,13 @@ mod probe;
 mod resample;
 mod rotation;
 mod thumbnails;
+mod verify;
 mod wav;
 
 pub use audio::{decode_audio, AudioReader, PcmAudio};
 pub use error::MediaError;
 pub use mux::{mux, MuxOptions, MuxReport};
-pub use probe::{probe, AudioStreamInfo, MediaInfo, VideoStreamInfo};
+pub use probe::{probe, AudioStreamInfo, MediaInfo, VideoStreamInfo, MIN_VIDEO_SECONDS};
 pub use thumbnails::{thumbnails, Thumbnail};
 pub use wav::{read_wav, write_wav, WavError};
 

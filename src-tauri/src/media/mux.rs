@@ -15,6 +15,7 @@ use super::destination::{check_destination, output_kind, OutputKind};
 use super::error::MediaError;
 use super::input::{open_input, open_output};
 use super::probe::{is_cover_art, primary_video_stream, probe, seconds, stream_duration_seconds};
+use super::verify::{check_written, VideoDigest};
 use crate::atomic_file::PartialFile;
 
 #[derive(Clone, Debug, Default)]
@@ -57,6 +58,7 @@ pub fn mux(
             path: audio.to_path_buf(),
         })?;
 
+    probe(video)?.check_usable(video)?;
     let mut input = open_input(video)?;
     let partial = PartialFile::beside(&dest);
     // The partial file is our detail: an error names the file the user asked for.
@@ -94,6 +96,7 @@ pub fn mux(
     audio_out.total_samples =
         (plan.video_duration_seconds * f64::from(audio_out.rate)).round() as i64;
 
+    let mut copied = VideoDigest::default();
     let mut packet = Packet::empty();
     loop {
         if cancel.is_cancelled() {
@@ -117,6 +120,9 @@ pub fn mux(
             let done = (until - plan.video_start_seconds) / plan.video_duration_seconds.max(1e-9);
             progress.report(done);
         }
+        if packet.stream() == plan.video_index {
+            copied.add(packet.data().unwrap_or_default());
+        }
         packet.rescale_ts(in_tb, out_time_bases[out_index]);
         packet.set_stream(out_index);
         packet.set_position(-1);
@@ -126,6 +132,7 @@ pub fn mux(
     audio_out.finish(&mut output, audio_tb)?;
     output.write_trailer().map_err(write_err)?;
     drop(output);
+    check_written(partial.path(), &dest, copied, plan.video_duration_seconds)?;
     partial
         .commit()
         .map_err(|e| MediaError::destination(&dest, e.to_string()))?;
@@ -144,6 +151,8 @@ pub fn mux(
 struct CopyPlan {
     /// For each input stream: its output index and input time base, if it is copied.
     mapping: Vec<Option<(usize, Rational)>>,
+    /// The input's video (not a cover picture): its packets are checked in the output.
+    video_index: usize,
     video_start_seconds: f64,
     video_duration_seconds: f64,
 }
@@ -211,6 +220,7 @@ fn copy_streams(
     }
     Ok(CopyPlan {
         mapping,
+        video_index: primary.index(),
         video_start_seconds,
         video_duration_seconds,
     })

@@ -28,6 +28,10 @@ pub struct MediaInfo {
     pub audio_streams: Vec<AudioStreamInfo>,
     /// Container-level tags (title, creation time, ...).
     pub metadata: BTreeMap<String, String>,
+    /// Why BGM Studio cannot give this file music (no video, a still image, under a second);
+    /// null when it can.
+    #[serde(default)]
+    pub problem: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, specta::Type)]
@@ -41,6 +45,9 @@ pub struct VideoStreamInfo {
     /// Clockwise rotation to apply for display (phone videos): 0, 90, 180 or 270.
     pub rotation_degrees: u32,
     pub duration_seconds: Option<f64>,
+    /// Frames the container declares for the stream, when it does.
+    #[serde(default)]
+    pub frames: Option<u64>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, specta::Type)]
@@ -62,7 +69,50 @@ impl MediaInfo {
     pub fn has_audio(&self) -> bool {
         !self.audio_streams.is_empty()
     }
+
+    /// Refuses what is not a video BGM Studio can give music to: no video track, a still
+    /// picture (an image file, whatever its name says), or under [`MIN_VIDEO_SECONDS`].
+    pub fn check_usable(&self, path: &Path) -> Result<(), MediaError> {
+        let path = path.to_path_buf();
+        let Some(video) = self.video_streams.first() else {
+            return Err(MediaError::NoVideo { path });
+        };
+        let image_container = IMAGE_CONTAINERS
+            .iter()
+            .any(|c| self.container.split(',').any(|name| name == *c));
+        let one_picture =
+            video.frames.is_some_and(|n| n <= 1) && IMAGE_CODECS.contains(&video.codec.as_str());
+        if image_container || one_picture {
+            return Err(MediaError::StillImage { path });
+        }
+        let seconds = video.duration_seconds.unwrap_or(self.duration_seconds);
+        if seconds < MIN_VIDEO_SECONDS {
+            return Err(MediaError::TooShort { path, seconds });
+        }
+        Ok(())
+    }
 }
+
+/// The shortest video worth music: under a second there is nothing to score.
+pub const MIN_VIDEO_SECONDS: f64 = 1.0;
+
+/// FFmpeg's demuxers of single pictures and image sequences.
+const IMAGE_CONTAINERS: &[&str] = &[
+    "image2",
+    "png_pipe",
+    "jpeg_pipe",
+    "bmp_pipe",
+    "webp_pipe",
+    "tiff_pipe",
+    "gif",
+    "gif_pipe",
+    "svg_pipe",
+    "jpegxl_pipe",
+    "qoi_pipe",
+];
+
+/// Picture codecs: one frame of these is a still image in a video container.
+const IMAGE_CODECS: &[&str] = &["png", "mjpeg", "bmp", "gif", "webp", "tiff", "jpeg2000"];
 
 impl VideoStreamInfo {
     /// Width and height as the picture is shown, after rotation.
@@ -105,6 +155,7 @@ pub fn probe(path: &Path) -> Result<MediaInfo, MediaError> {
                     fps: frame_rate(&stream),
                     rotation_degrees: stream_rotation_degrees(&stream),
                     duration_seconds: stream_duration_seconds(&stream),
+                    frames: u64::try_from(stream.frames()).ok().filter(|&n| n > 0),
                 });
             }
             MediaType::Audio => {
@@ -135,7 +186,7 @@ pub fn probe(path: &Path) -> Result<MediaInfo, MediaError> {
     }
 
     let format = input.format();
-    Ok(MediaInfo {
+    let mut info = MediaInfo {
         path: path.display().to_string(),
         container: format.name().to_string(),
         container_long_name: format.description().to_string(),
@@ -148,7 +199,10 @@ pub fn probe(path: &Path) -> Result<MediaInfo, MediaError> {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect(),
-    })
+        problem: None,
+    };
+    info.problem = info.check_usable(path).err().map(|e| e.to_string());
+    Ok(info)
 }
 
 /// The video: the first video stream that is not a cover picture.
