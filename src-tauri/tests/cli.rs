@@ -135,6 +135,48 @@ fn a_killed_export_leaves_nothing_at_the_destination() {
     );
 }
 
+/// A full disk, simulated with a file size limit (RLIMIT_FSIZE through `ulimit -f`, with
+/// SIGXFSZ ignored so the write fails instead of killing the process): a clear error naming
+/// the destination, and nothing left there or beside it.
+#[cfg(unix)]
+#[test]
+fn a_full_disk_during_export_is_a_clear_error_and_leaves_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let video = make_long_video(dir.path(), 10, "320x180");
+    let audio = make_audio(dir.path(), 10);
+    let dest = dir.path().join("full.mp4");
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg("trap '' XFSZ; ulimit -f 128; exec \"$0\" \"$@\"")
+        .arg(env!("CARGO_BIN_EXE_bgm-studio"))
+        .arg("export")
+        .arg(&video)
+        .arg("--audio")
+        .arg(&audio)
+        .arg("--out")
+        .arg(&dest)
+        .env("BGM_DATA_DIR", dir.path().join("data"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "an export over the limit succeeded");
+    assert!(
+        stderr.contains("full.mp4") && stderr.contains("File too large"),
+        "{stderr}"
+    );
+    assert!(
+        !dest.exists(),
+        "a failed export left a file at the destination"
+    );
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains("full.mp4"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
 #[test]
 fn spectrogram_round_trip_through_the_command_line() {
     let dir = tempfile::tempdir().unwrap();
