@@ -4,7 +4,7 @@ CARGO ?= cargo
 APP_FEATURES ?=
 TAURI_DRIVER_VERSION := 2.0.6
 
-.PHONY: run test whisper-base deps ui-deps ui-build lint test-rust test-ui test-window test-cuda test-deps package test-package build-cuda gpu-bench-build bindings fixtures bench clean
+.PHONY: run test whisper-base deps ui-deps ui-build lint test-rust test-ui test-window test-cuda test-deps package test-package build-cuda gpu-bench-build bindings fixtures bench fuzz clean
 
 # A CUDA build goes through tools/gpu/cuda-build.sh (see README, "GPU"); others through cargo.
 ifneq (,$(findstring cuda,$(APP_FEATURES)))
@@ -102,6 +102,10 @@ bindings:
 
 fixtures:
 	src-tauri/tests/fixtures/media/make_fixtures.sh
+
+# Damaged media through probe, decode and thumbnails: many more cases than `make test` runs.
+fuzz:
+	BGM_FUZZ_CASES=50000 $(CARGO) test --release -p bgm-studio --test fuzz_media -- --nocapture
 
 bench:
 	$(CARGO) bench -p bgm-studio --bench export

@@ -114,6 +114,24 @@ fn decode_frame_at<'f>(
     }
 }
 
+/// swscale asserts (aborting the whole process) on a pixel format it has no descriptor for,
+/// which a damaged stream can make the decoder report: such a frame is refused instead.
+fn scalable(picture: &frame::Video) -> bool {
+    // SAFETY: reads a field of a live frame; the format is range-checked before it is used as
+    // the enum, and the descriptor lookup and support test only read static tables.
+    unsafe {
+        let raw = (*picture.as_ptr()).format;
+        if !(0..ffmpeg_next::ffi::AVPixelFormat::AV_PIX_FMT_NB as i32).contains(&raw) {
+            return false;
+        }
+        let format: ffmpeg_next::ffi::AVPixelFormat = std::mem::transmute(raw);
+        !ffmpeg_next::ffi::av_pix_fmt_desc_get(format).is_null()
+            && ffmpeg_next::ffi::sws_isSupportedInput(format) > 0
+            && picture.width() > 0
+            && picture.height() > 0
+    }
+}
+
 fn to_rgb(
     picture: &frame::Video,
     scaler: &mut Option<Scaler>,
@@ -135,6 +153,9 @@ fn to_rgb(
         (display_width, shown_height)
     };
 
+    if !scalable(picture) {
+        return Err(ffmpeg_next::Error::InvalidData);
+    }
     let reusable = scaler.as_ref().is_some_and(|s| {
         s.input().width == src_w
             && s.input().height == src_h
