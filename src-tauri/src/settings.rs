@@ -5,7 +5,7 @@ use std::path::Path;
 use bgm_models::device::DevicePreference;
 use serde::{Deserialize, Serialize};
 
-use crate::pipeline::mix::{MixSettings, OriginalAudio};
+use crate::pipeline::mix::{DuckMode, MixSettings, OriginalAudio};
 use crate::pipeline::PipelineConfig;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -23,6 +23,8 @@ pub struct Settings {
     pub music_level_db: f32,
     /// How far the music drops under speech, dB.
     pub duck_depth_db: f32,
+    /// Whether ducking cuts the speech band or the whole music.
+    pub duck_mode: DuckMode,
 }
 
 impl Default for Settings {
@@ -35,6 +37,7 @@ impl Default for Settings {
             original_audio: mix.original_audio,
             music_level_db: mix.music_level_db,
             duck_depth_db: mix.duck_depth_db,
+            duck_mode: mix.duck_mode,
         }
     }
 }
@@ -66,6 +69,7 @@ impl Settings {
         config.mix.original_audio = self.original_audio;
         config.mix.music_level_db = self.music_level_db;
         config.mix.duck_depth_db = self.duck_depth_db;
+        config.mix.duck_mode = self.duck_mode;
     }
 }
 

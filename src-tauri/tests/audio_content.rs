@@ -123,8 +123,9 @@ fn each_original_sound_mode_exports_the_chosen_music_and_the_right_original() {
             music > 0.2 && music > 2.0 * not_chosen,
             "{mode:?}: the chosen music is not in it"
         );
-        // Measured on the tiny models: duck 0.68, keep 0.23 (the music, level-matched, is
-        // louder than the speech throughout), replace 0.02.
+        // Measured on the tiny models: duck 0.40 (spectral ducking; 0.68 with gain ducking),
+        // keep 0.23 (the music, level-matched, is louder than the speech throughout),
+        // replace 0.02.
         if mode == OriginalAudio::Replace {
             assert!(own < 0.06, "{mode:?}: the original sound is still in it");
         } else {

@@ -142,7 +142,7 @@ fn each_setting_reruns_its_stage_and_the_ones_after_it_only() {
             .unwrap()
     };
     use StageName::*;
-    let cases: [Case; 6] = [
+    let cases: [Case; 7] = [
         ("nothing", |_| {}, &[]),
         (
             "device",
@@ -156,6 +156,11 @@ fn each_setting_reruns_its_stage_and_the_ones_after_it_only() {
         ),
         ("steps", |s| s.steps = Some(3), &[Generate, Mix]),
         ("music level", |s| s.music_level_db = 0.0, &[Mix]),
+        (
+            "duck mode",
+            |s| s.duck_mode = bgm_studio::pipeline::mix::DuckMode::Gain,
+            &[Mix],
+        ),
         (
             "duck depth and original audio",
             |s| {

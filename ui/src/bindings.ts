@@ -108,6 +108,7 @@ export type AppSettings = {
 	originalAudio: OriginalAudio,
 	musicLevelDb: number | null,
 	duckDepthDb: number | null,
+	duckMode: DuckMode,
 };
 
 export type AudioStreamInfo = {
@@ -164,6 +165,13 @@ export type DownloadStage =
 "verifying" | 
 /**  The file is in place and verified (or was already). */
 "finished";
+
+/**  How the music makes room for speech when the original sound is kept and ducked. */
+export type DuckMode = 
+/**  Cut mainly the speech band (300 Hz–3.4 kHz): the music keeps its bass and air. */
+"spectral" | 
+/**  Turn the whole music down. */
+"gain";
 
 /**
  *  One of the classifier's seven emotions. `Neutral` also marks a section without an emotion of

@@ -11,7 +11,7 @@ use tauri::ipc::Channel;
 use tauri::{AppHandle, Manager};
 
 use super::{blocking, internal, studio, CommandError, ErrorKind};
-use crate::pipeline::mix::OriginalAudio;
+use crate::pipeline::mix::{DuckMode, OriginalAudio};
 use crate::settings::Settings;
 use crate::tasks::{TaskKind, Tasks};
 
@@ -26,6 +26,7 @@ pub struct AppSettings {
     pub original_audio: OriginalAudio,
     pub music_level_db: f32,
     pub duck_depth_db: f32,
+    pub duck_mode: DuckMode,
 }
 
 /// Bounds the window's sliders share with the checks here.
@@ -42,6 +43,7 @@ impl From<&Settings> for AppSettings {
             original_audio: s.original_audio,
             music_level_db: s.music_level_db,
             duck_depth_db: s.duck_depth_db,
+            duck_mode: s.duck_mode,
         }
     }
 }
@@ -86,6 +88,7 @@ impl AppSettings {
             original_audio: self.original_audio,
             music_level_db: self.music_level_db,
             duck_depth_db: self.duck_depth_db,
+            duck_mode: self.duck_mode,
         })
     }
 }

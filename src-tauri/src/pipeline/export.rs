@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use super::error::{PipelineError, Result};
 use super::files::JobFiles;
+use super::mix::{DuckMode, OriginalAudio};
 use super::stages::PipelineConfig;
 use crate::jobs::{JobId, JobStore};
 use crate::media::{mux, MuxOptions, MuxReport};
@@ -29,6 +30,17 @@ struct Provenance {
     negative_prompt: String,
     /// `name@revision` of each model.
     models: Vec<String>,
+    /// How the music was laid under the video's own sound.
+    mix: MixProvenance,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct MixProvenance {
+    original_audio: OriginalAudio,
+    duck_mode: DuckMode,
+    duck_depth_db: f32,
+    music_level_db: f32,
 }
 
 #[derive(Serialize)]
@@ -96,6 +108,12 @@ pub fn export_candidate(
                 Err(_) => (*name).to_string(),
             })
             .collect(),
+        mix: MixProvenance {
+            original_audio: config.mix.original_audio,
+            duck_mode: config.mix.duck_mode,
+            duck_depth_db: config.mix.duck_depth_db,
+            music_level_db: config.mix.music_level_db,
+        },
     };
     let options = MuxOptions {
         overwrite: request.overwrite,

@@ -19,10 +19,22 @@ pub enum OriginalAudio {
     Replace,
 }
 
+/// How the music makes room for speech when the original sound is kept and ducked.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub enum DuckMode {
+    /// Cut mainly the speech band (300 Hz–3.4 kHz): the music keeps its bass and air.
+    #[default]
+    Spectral,
+    /// Turn the whole music down.
+    Gain,
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct MixSettings {
     pub original_audio: OriginalAudio,
+    pub duck_mode: DuckMode,
     /// Gain of the music against the original audio, in dB.
     pub music_level_db: f32,
     /// How far the music drops under speech, in dB (positive).
@@ -41,6 +53,7 @@ impl Default for MixSettings {
     fn default() -> Self {
         Self {
             original_audio: OriginalAudio::Duck,
+            duck_mode: DuckMode::default(),
             music_level_db: 0.0,
             duck_depth_db: 12.0,
             duck_attack_seconds: 0.25,
@@ -147,6 +160,21 @@ pub fn duck_gains(
     attack_seconds: f64,
     release_seconds: f64,
 ) -> Vec<f32> {
+    duck_amounts(frames, sample_rate, speech, attack_seconds, release_seconds)
+        .into_iter()
+        .map(|a| db_to_gain(-depth_db * a))
+        .collect()
+}
+
+/// How far ducked each frame is, 0..=1: 1 during speech, ramping linearly from 0 over the
+/// attack before each span and back over the release after it.
+pub fn duck_amounts(
+    frames: usize,
+    sample_rate: u32,
+    speech: &[SpeechSpan],
+    attack_seconds: f64,
+    release_seconds: f64,
+) -> Vec<f32> {
     let rate = f64::from(sample_rate);
     // How far ducked each frame is, 0..=1; overlapping spans take the deeper value.
     let mut amount = vec![0f32; frames];
@@ -166,9 +194,6 @@ pub fn duck_gains(
         }
     }
     amount
-        .into_iter()
-        .map(|a| db_to_gain(-depth_db * a))
-        .collect()
 }
 
 /// Lays the music under the video's own audio as `settings` say. `original` is `None` for a
@@ -189,8 +214,9 @@ pub fn mix(
     }
     let channels = usize::from(music.channels);
     let level = db_to_gain(settings.music_level_db);
-    let gains = match settings.original_audio {
-        OriginalAudio::Duck => Some(duck_gains(
+    let mut spectral = None;
+    let gains = match (settings.original_audio, settings.duck_mode) {
+        (OriginalAudio::Duck, DuckMode::Gain) => Some(duck_gains(
             music.frames(),
             music.sample_rate,
             speech,
@@ -198,8 +224,22 @@ pub fn mix(
             settings.duck_attack_seconds,
             settings.duck_release_seconds,
         )),
-        OriginalAudio::Keep | OriginalAudio::Replace => None,
+        (OriginalAudio::Duck, DuckMode::Spectral) => {
+            let amounts = duck_amounts(
+                music.frames(),
+                music.sample_rate,
+                speech,
+                settings.duck_attack_seconds,
+                settings.duck_release_seconds,
+            );
+            let mut ducked = music.clone();
+            super::spectral_duck::spectral_duck(&mut ducked, &amounts, settings.duck_depth_db);
+            spectral = Some(ducked);
+            None
+        }
+        (OriginalAudio::Keep | OriginalAudio::Replace, _) => None,
     };
+    let music = spectral.as_ref().unwrap_or(music);
     let keep_original = settings.original_audio != OriginalAudio::Replace;
     let mut samples = Vec::with_capacity(music.samples.len());
     for (frame, chunk) in music.samples.chunks_exact(channels).enumerate() {
@@ -264,6 +304,81 @@ mod tests {
         assert!((drop - 12.0).abs() < 0.05, "ducked by {drop} dB");
         // Back to full level once the release is over.
         assert!((rms_db(&out, 5.0, 6.0) - rms_db(&out, 0.5, 1.5)).abs() < 0.05);
+    }
+
+    /// A broadband bed (white noise, fixed seed), stereo, at 44.1 kHz.
+    fn noise(seconds: f64) -> PcmAudio {
+        let mut rng = bgm_models::seed::SplitMix64::new(7);
+        let frames = (seconds * 44_100.0) as usize;
+        let samples = (0..frames * 2)
+            .map(|_| (rng.next_f32() - 0.5) * 0.5)
+            .collect();
+        PcmAudio {
+            samples,
+            sample_rate: 44_100,
+            channels: 2,
+        }
+    }
+
+    /// Energy (dB) of the left channel between `from` and `to` seconds, inside each of `bands`.
+    fn band_db(pcm: &PcmAudio, from: f64, to: f64, bands: &[(f32, f32)]) -> f32 {
+        let part: Vec<f32> =
+            pcm.channel(0)[(from * 44_100.0) as usize..(to * 44_100.0) as usize].to_vec();
+        let n = part.len();
+        let fft = realfft::RealFftPlanner::<f32>::new().plan_fft_forward(n);
+        let (mut input, mut spectrum) = (part, fft.make_output_vec());
+        fft.process(&mut input, &mut spectrum).unwrap();
+        let hz = 44_100.0 / n as f32;
+        let energy: f32 = spectrum
+            .iter()
+            .enumerate()
+            .filter(|(k, _)| {
+                bands
+                    .iter()
+                    .any(|(lo, hi)| (*lo..*hi).contains(&(*k as f32 * hz)))
+            })
+            .map(|(_, c)| c.norm_sqr())
+            .sum();
+        10.0 * energy.log10()
+    }
+
+    /// Per band, on a broadband bed under 2 s of speech: gain ducking drops everything by the
+    /// depth; spectral ducking drops the speech band by at least the depth and the rest by at
+    /// most 3 dB.
+    #[test]
+    fn spectral_ducking_cuts_the_speech_band_and_keeps_the_rest() {
+        const SPEECH_BAND: &[(f32, f32)] = &[(300.0, 3_400.0)];
+        const OUTSIDE: &[(f32, f32)] = &[(20.0, 200.0), (4_500.0, 20_000.0)];
+        let music = noise(6.0);
+        let speech = [SpeechSpan {
+            start: 2.0,
+            end: 4.0,
+        }];
+        for (mode, depth) in [
+            (DuckMode::Gain, 12.0),
+            (DuckMode::Spectral, 12.0),
+            (DuckMode::Spectral, 6.0),
+        ] {
+            let settings = MixSettings {
+                duck_mode: mode,
+                duck_depth_db: depth,
+                ..MixSettings::default()
+            };
+            let out = mix(&music, None, &speech, &settings).unwrap();
+            let drop = |bands| band_db(&out, 0.5, 1.5, bands) - band_db(&out, 2.5, 3.5, bands);
+            let (inside, outside) = (drop(SPEECH_BAND), drop(OUTSIDE));
+            println!("{mode:?} {depth} dB: speech band -{inside:.1} dB, outside -{outside:.1} dB");
+            assert!(
+                inside >= depth - 0.3,
+                "{mode:?}: the speech band dropped {inside} dB"
+            );
+            match mode {
+                DuckMode::Gain => assert!((outside - depth).abs() < 0.3, "{outside}"),
+                DuckMode::Spectral => {
+                    assert!(outside <= 3.0, "{mode:?}: outside dropped {outside} dB")
+                }
+            }
+        }
     }
 
     #[test]

@@ -12,6 +12,7 @@ pub mod mix;
 mod preview;
 mod reseed;
 mod runner;
+mod spectral_duck;
 mod stages;
 
 pub use error::PipelineError;

@@ -1,8 +1,9 @@
 import { useEffect, useState } from "preact/hooks";
-import type { AppSettings, OriginalAudio } from "../bindings";
+import type { AppSettings, DuckMode, OriginalAudio } from "../bindings";
 import { num, oneOf } from "../format";
 
 const ORIGINAL_AUDIO_MODES: readonly OriginalAudio[] = ["duck", "keep", "replace"];
+const DUCK_MODES: readonly DuckMode[] = ["spectral", "gain"];
 
 export type ExportStatus =
   | { kind: "idle" }
@@ -32,6 +33,7 @@ export function ExportPanel({ selected, ready, busy, status, settings, onExport,
     settings !== null &&
     (draft.musicLevelDb !== settings.musicLevelDb ||
       draft.duckDepthDb !== settings.duckDepthDb ||
+      draft.duckMode !== settings.duckMode ||
       draft.originalAudio !== settings.originalAudio);
   return (
     <section class="panel export" aria-label="Export" data-testid="export">
@@ -81,6 +83,21 @@ export function ExportPanel({ selected, ready, busy, status, settings, onExport,
               data-testid="duck-depth"
               onInput={(e) => setDraft({ ...draft, duckDepthDb: Number(e.currentTarget.value) })}
             />
+          </label>
+          <label>
+            <span>Ducking</span>
+            <select
+              value={draft.duckMode}
+              disabled={busy || draft.originalAudio !== "duck"}
+              data-testid="duck-mode"
+              onChange={(e) => {
+                const duckMode = oneOf(DUCK_MODES, e.currentTarget.value);
+                if (duckMode) setDraft({ ...draft, duckMode });
+              }}
+            >
+              <option value="spectral">Speech band only, music keeps its body</option>
+              <option value="gain">Whole music</option>
+            </select>
           </label>
           <button type="button" disabled={!changed || busy} onClick={() => onRemix(draft)} data-testid="remix">
             Apply and re-mix

@@ -68,7 +68,7 @@ function scenario(): Scenario {
     missing: [],
     exportPath: "/videos/beach day - music 2.mp4",
     playerError: null,
-    settings: { device: "auto", whisperModel: "whisper-base", steps: null, originalAudio: "duck", musicLevelDb: 0, duckDepthDb: 12 },
+    settings: { device: "auto", whisperModel: "whisper-base", steps: null, originalAudio: "duck", musicLevelDb: 0, duckDepthDb: 12, duckMode: "spectral" },
     models: [
       { name: "whisper-base", repo: "openai/whisper-base", kind: "whisper", state: "ready", bytesOnDisk: 290_403_936, expectedBytes: 290_403_936, path: "/cache/whisper-base", downloading: false },
       { name: "whisper-small", repo: "openai/whisper-small", kind: "whisper", state: "missing", bytesOnDisk: 0, expectedBytes: 966_995_080, path: "/cache/whisper-small", downloading: false },
@@ -298,6 +298,21 @@ test("first run: the models a job needs, downloaded with progress, cancel and re
   expect(downloads).toEqual(["whisper-base", "whisper-base", "emotion", "riffusion"]);
 });
 
+test("the ducking mode is chosen in the export panel and re-mixes", async ({ page }) => {
+  await start(page, { ...scenario(), stepMs: 40 });
+  await page.getByRole("button", { name: "old trip.mov", exact: true }).click();
+  await expect(page.getByTestId("duck-mode")).toHaveValue("spectral");
+  await page.getByTestId("duck-mode").selectOption("gain");
+  await page.getByTestId("remix").click();
+  await expect(page.getByTestId("remix")).toBeDisabled();
+  const saved = await page.evaluate(() => window.__BGM_CALLS__.filter((c) => c.cmd === "save_settings").map((c) => c.args));
+  expect(saved).toEqual([
+    { settings: { device: "auto", whisperModel: "whisper-base", steps: null, originalAudio: "duck", musicLevelDb: 0, duckDepthDb: 12, duckMode: "gain" } },
+  ]);
+  await page.getByTestId("original-audio").selectOption("replace");
+  await expect(page.getByTestId("duck-mode")).toBeDisabled();
+});
+
 test("export: the save dialog, progress, then show in folder", async ({ page }) => {
   await start(page, { ...scenario(), stepMs: 150 });
   await page.getByRole("button", { name: "old trip.mov", exact: true }).click();
@@ -356,6 +371,6 @@ test("models and settings: states, the CPU warning with the measured step time, 
   await shot(page, "settings");
   const saved = await page.evaluate(() => window.__BGM_CALLS__.filter((c) => c.cmd === "save_settings").map((c) => c.args));
   expect(saved).toEqual([
-    { settings: { device: "auto", whisperModel: "whisper-small", steps: null, originalAudio: "duck", musicLevelDb: 0, duckDepthDb: 12 } },
+    { settings: { device: "auto", whisperModel: "whisper-small", steps: null, originalAudio: "duck", musicLevelDb: 0, duckDepthDb: 12, duckMode: "spectral" } },
   ]);
 });
