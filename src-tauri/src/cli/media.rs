@@ -21,6 +21,27 @@ pub(super) fn probe(file: &Path, json: bool) -> anyhow::Result<()> {
     }
 }
 
+pub(super) fn cuts(file: &Path, json: bool) -> anyhow::Result<()> {
+    let bar = progress::bar("finding cuts");
+    let cuts = media::detect_cuts(
+        file,
+        &media::CutOptions::default(),
+        &mut progress::follow(&bar),
+        &CancelToken::new(),
+    )?;
+    bar.finish_and_clear();
+    if json {
+        return print_json(&cuts);
+    }
+    if cuts.is_empty() {
+        println!("no cuts: one shot");
+    }
+    for cut in &cuts {
+        println!("{:>9.3} s  (change {:.2})", cut.time_seconds, cut.score);
+    }
+    Ok(())
+}
+
 pub(super) fn export(
     video: &Path,
     audio: &Path,

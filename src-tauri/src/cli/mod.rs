@@ -52,6 +52,12 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// The shot cuts of a video: where the picture changes at once.
+    Cuts {
+        file: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
     /// Show a media file's container, duration and streams.
     Probe {
         file: PathBuf,
@@ -225,6 +231,7 @@ fn run_command(command: Command, studio: Studio) -> anyhow::Result<()> {
     };
     match command {
         Command::Probe { file, json } => media::probe(&file, json),
+        Command::Cuts { file, json } => media::cuts(&file, json),
         Command::Export {
             source,
             candidate,

@@ -1,6 +1,7 @@
 //! The media layer, on FFmpeg through ffmpeg-next: probing, audio decoding, thumbnails, export.
 
 mod audio;
+mod cuts;
 mod destination;
 mod error;
 mod input;
@@ -13,6 +14,7 @@ mod verify;
 mod wav;
 
 pub use audio::{decode_audio, AudioReader, PcmAudio};
+pub use cuts::{detect_cuts, Cut, CutOptions};
 pub use error::MediaError;
 pub use mux::{mux, MuxOptions, MuxReport};
 pub use probe::{probe, AudioStreamInfo, MediaInfo, VideoStreamInfo, MIN_VIDEO_SECONDS};

@@ -116,7 +116,7 @@ fn decode_frame_at<'f>(
 
 /// swscale asserts (aborting the whole process) on a pixel format it has no descriptor for,
 /// which a damaged stream can make the decoder report: such a frame is refused instead.
-fn scalable(picture: &frame::Video) -> bool {
+pub(crate) fn scalable(picture: &frame::Video) -> bool {
     // SAFETY: reads a field of a live frame; the format is range-checked before it is used as
     // the enum, and the descriptor lookup and support test only read static tables.
     unsafe {
