@@ -165,11 +165,11 @@ try {
     console.log(`     screenshot ${await s.shot("2-processing")}`);
 
     await until(
-      "all six stages done",
+      "all seven stages done",
       async () => {
         const failed = await s.run("const f = document.querySelector('[data-state=failed] .stage-message'); return f ? f.textContent : null;");
         if (failed) throw new Error(`a stage failed: ${failed}`);
-        return (await s.run("return document.querySelectorAll('[data-testid^=stage-][data-state=done]').length")) === 6;
+        return (await s.run("return document.querySelectorAll('[data-testid^=stage-][data-state=done]').length")) === 7;
       },
       600_000,
     );
@@ -229,11 +229,11 @@ try {
       hub.throttle(null);
       await s.click("[data-testid=download-continue]");
       await until(
-        "all six stages done after the download",
+        "all seven stages done after the download",
         async () => {
           const failed = await s.run("const f = document.querySelector('[data-state=failed] .stage-message, [data-testid=download-message]'); return f ? f.textContent : null;");
           if (failed && !failed.includes("paused")) throw new Error(failed);
-          return (await s.run("return document.querySelectorAll('[data-testid^=stage-][data-state=done]').length")) === 6;
+          return (await s.run("return document.querySelectorAll('[data-testid^=stage-][data-state=done]').length")) === 7;
         },
         600_000,
       );

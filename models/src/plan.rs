@@ -243,6 +243,9 @@ pub struct Transition {
     pub at: f64,
     /// Length of the morph, seconds.
     pub seconds: f64,
+    /// The boundary was moved onto a shot cut of the video.
+    #[serde(default)]
+    pub snapped: bool,
 }
 
 /// The plan for the four candidates of a video.
@@ -310,6 +313,42 @@ pub fn transition_seconds(
 }
 
 impl MusicPlan {
+    /// Moves each section boundary (and the morph centred on it) onto the nearest shot cut
+    /// within `within` seconds, so the music changes with the picture. A boundary with no cut
+    /// that near stays where the speech put it: the emotion's timing wins. Each section keeps
+    /// at least a second, and the morphs are shortened to fit the moved sections.
+    pub fn snap_to_cuts(&mut self, cuts: &[f64], within: f64) {
+        const MIN_SECTION: f64 = 1.0;
+        for i in 0..self.transitions.len() {
+            let (Some(before), Some(after)) = (self.sections.get(i), self.sections.get(i + 1))
+            else {
+                continue;
+            };
+            let at = self.transitions[i].at;
+            let (lo, hi) = (before.start + MIN_SECTION, after.end - MIN_SECTION);
+            let nearest = cuts
+                .iter()
+                .copied()
+                .filter(|&c| (c - at).abs() <= within && c >= lo && c <= hi)
+                .min_by(|a, b| (a - at).abs().total_cmp(&(b - at).abs()));
+            let Some(cut) = nearest else { continue };
+            self.sections[i].end = cut;
+            self.sections[i + 1].start = cut;
+            let (from, to) = (&self.sections[i], &self.sections[i + 1]);
+            let fits = transition_seconds(
+                from.emotion,
+                to.emotion,
+                from.end - from.start,
+                to.end - to.start,
+                self.clip_seconds,
+            );
+            let transition = &mut self.transitions[i];
+            transition.at = cut;
+            transition.seconds = transition.seconds.min(fits);
+            transition.snapped = true;
+        }
+    }
+
     /// The plan for a timeline: per section the effective emotion's template, four candidates
     /// (one palette each) with distinct seeds, and a transition at each boundary.
     pub fn from_timeline(timeline: &Timeline, options: &PlanOptions) -> Result<Self, PlanError> {
@@ -350,6 +389,7 @@ impl MusicPlan {
                     w[1].end - w[1].start,
                     clip,
                 ),
+                snapped: false,
             })
             .collect();
         let plan = Self {
@@ -678,6 +718,46 @@ mod tests {
             MusicPlan::from_timeline(&timeline, &options).unwrap()
         );
         assert!(edited.set_emotion(2, Emotion::Fear).is_err());
+    }
+
+    #[test]
+    fn boundaries_snap_to_cuts_within_reach_and_the_speech_wins_beyond() {
+        use crate::emotion::Section;
+        let section = |start: f64, end: f64, emotion| Section {
+            start,
+            end,
+            emotion,
+            confidence: 0.8,
+            segments: vec![],
+            user_emotion: None,
+        };
+        let timeline = Timeline {
+            duration: 40.0,
+            options: Default::default(),
+            sections: vec![
+                section(0.0, 10.0, Emotion::Joy),
+                section(10.0, 20.0, Emotion::Sadness),
+                section(20.0, 40.0, Emotion::Neutral),
+            ],
+        };
+        let mut plan = MusicPlan::from_timeline(&timeline, &PlanOptions::default()).unwrap();
+        // 8.5 s is the nearest cut to 10 s (11.6 s is 0.1 s farther); none is within 2 s of 20 s.
+        plan.snap_to_cuts(&[3.0, 8.5, 11.6, 23.0, 39.5], 2.0);
+        assert_eq!((plan.sections[0].end, plan.sections[1].start), (8.5, 8.5));
+        assert!(plan.transitions[0].snapped && plan.transitions[0].at == 8.5);
+        assert_eq!(plan.sections[1].end, 20.0);
+        assert!(!plan.transitions[1].snapped);
+        // The morph still fits the sections on either side.
+        let t = &plan.transitions[0];
+        assert!(t.seconds <= (plan.sections[0].end - plan.sections[0].start) / 2.0);
+        // A cut that would leave a section under a second is not taken.
+        let mut short = MusicPlan::from_timeline(&timeline, &PlanOptions::default()).unwrap();
+        short.snap_to_cuts(&[19.5], 2.0);
+        assert!(short.transitions[1].snapped);
+        short.snap_to_cuts(&[0.5], 10.0);
+        assert_eq!(short.sections[0].end, 10.0);
+        let json = short.to_json().unwrap();
+        assert_eq!(MusicPlan::from_json(&json).unwrap(), short);
     }
 
     #[test]

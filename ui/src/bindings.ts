@@ -201,6 +201,8 @@ export type JobDetails = {
 	language: string | null,
 	transcript: TranscriptLine[],
 	sections: SectionView[],
+	/**  The video's shot cuts, seconds (once found). */
+	cuts: (number | null)[],
 	candidates: CandidateView[],
 	/**  Where the window's `<video>` loads the input from (the loopback server). */
 	videoUrl: string | null,
@@ -326,10 +328,14 @@ export type SectionView = {
 	description: string,
 	/**  One prompt per candidate. */
 	prompts: string[],
+	/**  The section starts on a shot cut (its boundary was moved there). */
+	snapped: boolean,
 };
 
 /**  The stages in the order they run. */
-export type StageName = "decode" | "transcribe" | "emotions" | "plan" | "generate" | "mix";
+export type StageName = "decode" | "transcribe" | "emotions" | 
+/**  The video's shot cuts, which the plan's boundaries snap to. */
+"cuts" | "plan" | "generate" | "mix";
 
 /**  A progress event of a running job. */
 export type StageProgress = {

@@ -90,6 +90,7 @@ fn stage_label(stage: StageName) -> &'static str {
         StageName::Decode => "decode",
         StageName::Transcribe => "transcribe",
         StageName::Emotions => "emotions",
+        StageName::Cuts => "cuts",
         StageName::Plan => "plan",
         StageName::Generate => "generate",
         StageName::Mix => "mix",

@@ -23,6 +23,8 @@ pub struct JobDetails {
     pub language: Option<String>,
     pub transcript: Vec<TranscriptLine>,
     pub sections: Vec<SectionView>,
+    /// The video's shot cuts, seconds (once found).
+    pub cuts: Vec<f64>,
     pub candidates: Vec<CandidateView>,
     /// Where the window's `<video>` loads the input from (the loopback server).
     pub video_url: Option<String>,
@@ -62,6 +64,8 @@ pub struct SectionView {
     pub description: String,
     /// One prompt per candidate.
     pub prompts: Vec<String>,
+    /// The section starts on a shot cut (its boundary was moved there).
+    pub snapped: bool,
 }
 
 #[derive(Clone, Debug, Serialize, specta::Type)]
@@ -95,7 +99,9 @@ pub fn read_job_details(manifest: JobManifest, dir: &Path, busy: bool) -> JobDet
     let report = optional(files.timeline(), || files.load_timeline());
     let plan = optional(files.plan(), || files.load_plan());
     let mixes = optional(files.loudness(), || files.load_loudness());
+    let cuts = optional(files.cuts(), || files.load_cuts()).unwrap_or_default();
     JobDetails {
+        cuts: cuts.iter().map(|c| c.time_seconds).collect(),
         language: transcript.as_ref().map(|t| t.language.clone()),
         transcript: transcript
             .as_ref()
@@ -162,6 +168,10 @@ fn sections(report: Option<&EmotionReport>, plan: Option<&MusicPlan>) -> Vec<Sec
                     confidence: detected.map_or(0.0, |d| d.confidence),
                     description: s.description.clone(),
                     prompts: s.candidates.iter().map(|c| c.prompt.clone()).collect(),
+                    snapped: i
+                        .checked_sub(1)
+                        .and_then(|b| plan.transitions.get(b))
+                        .is_some_and(|t| t.snapped),
                 }
             })
             .collect(),
@@ -175,6 +185,7 @@ fn sections(report: Option<&EmotionReport>, plan: Option<&MusicPlan>) -> Vec<Sec
                 confidence: s.confidence,
                 description: String::new(),
                 prompts: Vec::new(),
+                snapped: false,
             })
             .collect(),
     }

@@ -34,16 +34,19 @@ pub enum StageName {
     Decode,
     Transcribe,
     Emotions,
+    /// The video's shot cuts, which the plan's boundaries snap to.
+    Cuts,
     Plan,
     Generate,
     Mix,
 }
 
 impl StageName {
-    pub const ALL: [StageName; 6] = [
+    pub const ALL: [StageName; 7] = [
         StageName::Decode,
         StageName::Transcribe,
         StageName::Emotions,
+        StageName::Cuts,
         StageName::Plan,
         StageName::Generate,
         StageName::Mix,

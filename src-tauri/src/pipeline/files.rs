@@ -12,6 +12,7 @@ use super::error::{PipelineError, Result};
 use super::generate::DiffusionTiming;
 use super::stages::MixReport;
 use crate::atomic_file::{write_atomic, write_json_atomic};
+use crate::media::Cut;
 
 /// The paths of a job's stage outputs.
 #[derive(Clone, Debug)]
@@ -42,6 +43,10 @@ impl JobFiles {
 
     pub fn timeline(&self) -> PathBuf {
         self.dir.join("timeline.json")
+    }
+
+    pub fn cuts(&self) -> PathBuf {
+        self.dir.join("cuts.json")
     }
 
     pub fn plan(&self) -> PathBuf {
@@ -96,6 +101,14 @@ impl JobFiles {
 
     pub fn save_timeline(&self, report: &EmotionReport) -> Result<()> {
         save_json(&self.timeline(), report)
+    }
+
+    pub fn load_cuts(&self) -> Result<Vec<Cut>> {
+        load_json(&self.cuts())
+    }
+
+    pub fn save_cuts(&self, cuts: &[Cut]) -> Result<()> {
+        save_json(&self.cuts(), &cuts)
     }
 
     /// The plan as the user left it, validated.

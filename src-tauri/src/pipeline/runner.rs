@@ -53,9 +53,9 @@ impl<'a> Pipeline<'a> {
     ) -> Result<JobManifest> {
         let mut job = self.store.load(id)?;
         let files = JobFiles::new(&self.store.dir(id));
-        let mut upstream = String::new();
+        let mut done = Fingerprints::new();
         for stage in StageName::ALL.into_iter().filter(|&s| s <= last) {
-            let fingerprint = self.fingerprint(stage, &job, &files, &upstream)?;
+            let fingerprint = self.fingerprint(stage, &job, &files, &done)?;
             let up_to_date = is_up_to_date(stage, &job, &files, &fingerprint);
             let mut event = |fraction: f64, message: &str, eta_seconds: Option<f64>| {
                 observer(&StageProgress {
@@ -68,7 +68,7 @@ impl<'a> Pipeline<'a> {
             };
             if up_to_date {
                 event(1.0, "up to date", Some(0.0));
-                upstream = fingerprint;
+                done.insert(stage, fingerprint);
                 continue;
             }
             if cancel.is_cancelled() {
@@ -97,7 +97,7 @@ impl<'a> Pipeline<'a> {
                         r.seconds = Some(seconds);
                     })?;
                     event(1.0, "done", Some(0.0));
-                    upstream = fingerprint;
+                    done.insert(stage, fingerprint);
                 }
                 Err(e) => {
                     let cancelled = e.is_cancelled() || cancel.is_cancelled();
@@ -126,12 +126,12 @@ impl<'a> Pipeline<'a> {
     pub fn stale_stages(&self, id: JobId) -> Result<Vec<StageName>> {
         let job = self.store.load(id)?;
         let files = JobFiles::new(&self.store.dir(id));
-        let mut upstream = String::new();
+        let mut done = Fingerprints::new();
         let mut stale = Vec::new();
         let mut unknown = false;
         for stage in StageName::ALL {
             // As in `run`: a changed fingerprint carries on down the chain by itself.
-            let fingerprint = match self.fingerprint(stage, &job, &files, &upstream) {
+            let fingerprint = match self.fingerprint(stage, &job, &files, &done) {
                 Ok(f) => f,
                 // An input a stale stage has yet to write (plan.json for generate): it will
                 // be new, so everything from here runs.
@@ -144,7 +144,7 @@ impl<'a> Pipeline<'a> {
             if unknown || !is_up_to_date(stage, &job, &files, &fingerprint) {
                 stale.push(stage);
             }
-            upstream = fingerprint;
+            done.insert(stage, fingerprint);
         }
         Ok(stale)
     }
@@ -170,8 +170,9 @@ impl<'a> Pipeline<'a> {
             return self.run(id, StageName::Mix, observer, cancel);
         }
         super::reseed::reseed_candidate(&files, candidate, section)?;
-        let upstream = job.stage(StageName::Plan).fingerprint.unwrap_or_default();
-        let fingerprint = self.fingerprint(StageName::Generate, &job, &files, &upstream)?;
+        let plan = job.stage(StageName::Plan).fingerprint.unwrap_or_default();
+        let done = Fingerprints::from([(StageName::Plan, plan)]);
+        let fingerprint = self.fingerprint(StageName::Generate, &job, &files, &done)?;
         let started = Instant::now();
         let mut report = |fraction: f64| {
             observer(&StageProgress {
@@ -215,12 +216,16 @@ impl<'a> Pipeline<'a> {
         stage: StageName,
         job: &JobManifest,
         files: &JobFiles,
-        upstream: &str,
+        done: &Fingerprints,
     ) -> Result<String> {
         let config = self.config;
+        let upstream: Vec<&str> = inputs_of(stage)
+            .iter()
+            .map(|s| done.get(s).map_or("", String::as_str))
+            .collect();
         let mut f = Fingerprint::new(&format!("{stage:?}"));
         f.add("version", STAGES_VERSION.as_bytes())
-            .add("upstream", upstream.as_bytes());
+            .add("upstream", upstream.join("+").as_bytes());
         match stage {
             StageName::Decode => {
                 let meta = std::fs::metadata(&job.input)
@@ -240,9 +245,13 @@ impl<'a> Pipeline<'a> {
             StageName::Emotions => {
                 f.add_json("timeline", &config.timeline);
             }
+            StageName::Cuts => {
+                f.add_json("cuts", &config.cuts);
+            }
             // Steps are read by generate alone: changing them keeps the plan and its edits.
             StageName::Plan => {
-                f.add_json("plan", &config.plan);
+                f.add_json("plan", &config.plan)
+                    .add_json("snap", &config.snap_to_cuts_seconds);
             }
             StageName::Generate => {
                 let plan = std::fs::read(files.plan())
@@ -270,6 +279,7 @@ impl<'a> Pipeline<'a> {
             StageName::Decode => stages::decode(job, files, progress, cancel),
             StageName::Transcribe => stages::transcribe(config, files, progress, cancel),
             StageName::Emotions => stages::emotions(job, config, files, progress, cancel),
+            StageName::Cuts => stages::cuts(job, config, files, progress, cancel),
             StageName::Plan => stages::plan(config, files),
             StageName::Generate => super::generate::generate(config, files, progress, cancel),
             StageName::Mix => {
@@ -285,7 +295,23 @@ pub fn stage_models(stage: StageName, config: &PipelineConfig) -> Vec<String> {
         StageName::Transcribe => vec![config.whisper_model.clone()],
         StageName::Emotions => vec![bgm_models::emotion::MODEL_NAME.to_string()],
         StageName::Generate => vec![bgm_models::riffusion::MODEL_NAME.to_string()],
-        StageName::Decode | StageName::Plan | StageName::Mix => Vec::new(),
+        StageName::Decode | StageName::Cuts | StageName::Plan | StageName::Mix => Vec::new(),
+    }
+}
+
+/// Fingerprints of the stages computed so far in a run.
+type Fingerprints = std::collections::BTreeMap<StageName, String>;
+
+/// The stages whose outputs a stage reads: its fingerprint covers theirs and nothing else
+/// upstream, so (say) a new Whisper model never redoes the cuts.
+fn inputs_of(stage: StageName) -> &'static [StageName] {
+    match stage {
+        StageName::Decode => &[],
+        StageName::Transcribe | StageName::Cuts => &[StageName::Decode],
+        StageName::Emotions => &[StageName::Transcribe],
+        StageName::Plan => &[StageName::Emotions, StageName::Cuts],
+        StageName::Generate => &[StageName::Plan],
+        StageName::Mix => &[StageName::Generate],
     }
 }
 
@@ -303,6 +329,7 @@ fn outputs(stage: StageName, files: &JobFiles) -> Vec<PathBuf> {
         StageName::Decode => vec![files.speech_audio()],
         StageName::Transcribe => vec![files.transcript()],
         StageName::Emotions => vec![files.timeline()],
+        StageName::Cuts => vec![files.cuts()],
         StageName::Plan => vec![files.plan()],
         StageName::Generate => {
             let mut paths = files.each_candidate(JobFiles::music);

@@ -18,7 +18,7 @@ use super::files::JobFiles;
 use super::loudness::{normalize_matched, Loudness, LoudnessTarget};
 use super::mix::{apply_fades, fit_length, mix, MixSettings, SpeechSpan};
 use crate::jobs::JobManifest;
-use crate::media::{decode_audio, write_wav, MediaError, PcmAudio};
+use crate::media::{decode_audio, detect_cuts, write_wav, CutOptions, MediaError, PcmAudio};
 
 /// Whisper's input format.
 pub const SPEECH_RATE: u32 = 16_000;
@@ -34,6 +34,9 @@ pub struct PipelineConfig {
     /// Catalogue name of the Whisper model.
     pub whisper_model: String,
     pub timeline: TimelineOptions,
+    pub cuts: CutOptions,
+    /// A section boundary moves onto a shot cut this close to it.
+    pub snap_to_cuts_seconds: f64,
     pub plan: PlanOptions,
     /// Diffusion steps, overriding the plan's (`--steps`).
     pub steps: Option<u32>,
@@ -48,6 +51,8 @@ impl PipelineConfig {
             device,
             whisper_model: bgm_models::stt::DEFAULT_MODEL.into(),
             timeline: TimelineOptions::default(),
+            cuts: CutOptions::default(),
+            snap_to_cuts_seconds: 2.0,
             plan: PlanOptions::default(),
             steps: None,
             mix: MixSettings::default(),
@@ -156,8 +161,26 @@ pub fn plan(config: &PipelineConfig, files: &JobFiles) -> Result<()> {
     let report = files.load_timeline()?;
     // The steps setting is applied by generate, so the plan (and its edits) does not
     // depend on it.
-    let plan = MusicPlan::from_timeline(&report.timeline, &config.plan)?;
+    let mut plan = MusicPlan::from_timeline(&report.timeline, &config.plan)?;
+    let cuts: Vec<f64> = files.load_cuts()?.iter().map(|c| c.time_seconds).collect();
+    plan.snap_to_cuts(&cuts, config.snap_to_cuts_seconds);
     files.save_plan(&plan)
+}
+
+/// Cuts: where the video's picture changes at once (none for a file without video).
+pub fn cuts(
+    job: &JobManifest,
+    config: &PipelineConfig,
+    files: &JobFiles,
+    progress: &mut dyn Progress,
+    cancel: &CancelToken,
+) -> Result<()> {
+    let cuts = if job.media.has_video() {
+        detect_cuts(&job.input, &config.cuts, progress, cancel)?
+    } else {
+        Vec::new()
+    };
+    files.save_cuts(&cuts)
 }
 
 /// Each candidate's loudness after mixing, as stored in `candidates/loudness.json`.

@@ -4,6 +4,8 @@ import { EMOTIONS, emotionColour, formatConfidence, isEmotion, spanStyle } from 
 
 interface Props {
   sections: SectionView[];
+  /** Shot cuts, seconds: ticks on the bands. */
+  cuts: number[];
   duration: number | null;
   position: number;
   editable: boolean;
@@ -13,7 +15,7 @@ interface Props {
 
 /** The emotion sections as coloured bands under the video, with a playhead; each section's
  *  emotion can be changed, and the music plan follows it. */
-export function EmotionTimeline({ sections, duration, position, editable, onSeek, onEmotion }: Props) {
+export function EmotionTimeline({ sections, cuts, duration, position, editable, onSeek, onEmotion }: Props) {
   const head = spanStyle(0, position, duration).width;
   return (
     <section class="timeline" aria-label="Emotion timeline" data-testid="timeline">
@@ -29,16 +31,26 @@ export function EmotionTimeline({ sections, duration, position, editable, onSeek
           return (
             <div
               key={`${s.start}-${i}`}
-              class="band"
+              class={`band ${s.snapped ? "snapped" : ""}`}
               data-testid="timeline-section"
               data-emotion={s.emotion}
+              data-snapped={s.snapped}
               style={{ left: `${left}%`, width: `${width}%`, background: emotionColour(s.emotion) }}
-              title={`${s.emotion} · ${formatDuration(s.start)}–${formatDuration(s.end)}`}
+              title={`${s.emotion} · ${formatDuration(s.start)}–${formatDuration(s.end)}${s.snapped ? " · starts on a cut" : ""}`}
             >
               <span>{s.emotion}</span>
             </div>
           );
         })}
+        {cuts.map((t) => (
+          <div
+            key={t}
+            class="cut-tick"
+            data-testid="cut-tick"
+            style={{ left: `${spanStyle(0, t, duration).width}%` }}
+            title={`Shot cut at ${formatDuration(t)}`}
+          />
+        ))}
         <div class="playhead" style={{ left: `${head}%` }} aria-hidden="true" />
       </div>
       <ul class="section-list">

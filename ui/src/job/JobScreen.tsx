@@ -263,6 +263,7 @@ export function JobScreen({ jobId, autoRun, onChanged }: Props) {
           )}
           <EmotionTimeline
             sections={details.sections}
+            cuts={details.cuts.map((t) => num(t))}
             duration={details.job.media.durationSeconds}
             position={position}
             editable={editable}

@@ -20,7 +20,7 @@ const tinyJpeg =
   "data:image/jpeg;base64,/9j/4AAQSkZJRgABAQAAAQABAAD/2wBDAAgGBgcGBQgHBwcJCQgKDBQNDAsLDBkSEw8UHRofHh0aHBwgJC4nICIsIxwcKDcpLDAxNDQ0Hyc5PTgyPC4zNDL/wAALCAACAAIBAREA/8QAFAABAAAAAAAAAAAAAAAAAAAACf/EABQQAQAAAAAAAAAAAAAAAAAAAAD/2gAIAQEAAD8AKp//2Q==";
 
 const stages = (state: StageView["state"]): StageView[] =>
-  (["decode", "transcribe", "emotions", "plan", "generate", "mix"] as const).map((name) => ({
+  (["decode", "transcribe", "emotions", "cuts", "plan", "generate", "mix"] as const).map((name) => ({
     name,
     state,
     seconds: state === "done" ? 2.5 : null,
@@ -37,6 +37,7 @@ const fresh: Omit<JobDetails, "job"> = {
   language: null,
   transcript: [],
   sections: [],
+  cuts: [],
   candidates: palettes.map((palette, index) => ({ index, palette, ready: false, preview: null, loudnessLufs: null })),
   videoUrl: null,
   busy: false,
@@ -50,9 +51,10 @@ const finished: Omit<JobDetails, "job"> = {
     { start: 6, end: 12, text: "But our house is empty, and I miss you.", english: null },
   ],
   sections: [
-    { start: 0, end: 6, emotion: "joy", detected: "joy", confidence: 0.81, description: "joyful", prompts: palettes.map((p) => `joyful ${p}`) },
-    { start: 6, end: 12, emotion: "sadness", detected: "sadness", confidence: 0.64, description: "sad", prompts: palettes.map((p) => `melancholic ${p}`) },
+    { start: 0, end: 6, emotion: "joy", detected: "joy", confidence: 0.81, description: "joyful", prompts: palettes.map((p) => `joyful ${p}`), snapped: false },
+    { start: 6, end: 12, emotion: "sadness", detected: "sadness", confidence: 0.64, description: "sad", prompts: palettes.map((p) => `melancholic ${p}`), snapped: true },
   ],
+  cuts: [2.4, 6, 9.5],
   candidates: palettes.map((palette, index) => ({ index, palette, ready: true, preview: tinyPng, loudnessLufs: -14.0 })),
   videoUrl: null,
   busy: false,
@@ -296,6 +298,15 @@ test("first run: the models a job needs, downloaded with progress, cancel and re
     window.__BGM_CALLS__.filter((c) => c.cmd === "download_model").map((c) => (c.args as { name: string }).name),
   );
   expect(downloads).toEqual(["whisper-base", "whisper-base", "emotion", "riffusion"]);
+});
+
+test("the timeline shows the shot cuts and the boundaries that snapped to them", async ({ page }) => {
+  await start(page);
+  await page.getByRole("button", { name: "old trip.mov", exact: true }).click();
+  await expect(page.getByTestId("cut-tick")).toHaveCount(3);
+  await expect(page.getByTestId("timeline-section").nth(1)).toHaveAttribute("data-snapped", "true");
+  await expect(page.getByTestId("timeline-section").nth(0)).toHaveAttribute("data-snapped", "false");
+  await shot(page, "timeline-cuts");
 });
 
 test("the ducking mode is chosen in the export panel and re-mixes", async ({ page }) => {

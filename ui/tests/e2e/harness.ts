@@ -51,7 +51,7 @@ export interface Scenario {
 
 type Handler = (cmd: string, args: Record<string, unknown>) => unknown;
 
-const STAGES: StageName[] = ["decode", "transcribe", "emotions", "plan", "generate", "mix"];
+const STAGES: StageName[] = ["decode", "transcribe", "emotions", "cuts", "plan", "generate", "mix"];
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 declare global {
