@@ -43,7 +43,9 @@ pub struct MixSettings {
     pub duck_attack_seconds: f64,
     /// And comes back over this long after it ends.
     pub duck_release_seconds: f64,
+    /// The music enters over this long (an equal-power curve).
     pub fade_in_seconds: f64,
+    /// The music's closing decay before the video's last frame (at least 1.5 s).
     pub fade_out_seconds: f64,
     /// Overlap between consecutive music clips.
     pub crossfade_seconds: f64,
@@ -58,8 +60,8 @@ impl Default for MixSettings {
             duck_depth_db: 12.0,
             duck_attack_seconds: 0.25,
             duck_release_seconds: 0.6,
-            fade_in_seconds: 1.0,
-            fade_out_seconds: 2.0,
+            fade_in_seconds: 0.5,
+            fade_out_seconds: 2.5,
             crossfade_seconds: 0.25,
         }
     }
@@ -127,20 +129,33 @@ pub fn fit_length(pcm: &mut PcmAudio, frames: usize) {
     pcm.samples.resize(frames * usize::from(pcm.channels), 0.0);
 }
 
-/// Linear fade in at the start and fade out at the end.
+/// How far the closing decay falls before the final click-free ramp: like a reverb tail, the
+/// level drops evenly in decibels, so the music is heard ending rather than cut off.
+pub const DECAY_DB: f32 = 40.0;
+/// The very last moment ramps linearly to zero, so the file ends without a click.
+const END_RAMP_SECONDS: f64 = 0.03;
+
+/// The music's start and end: an equal-power fade in, and a decay that falls evenly in dB to
+/// `DECAY_DB` down at the last frame (then to zero over the last 30 ms), so there is never
+/// silence before the video ends and never a cut at its end.
 pub fn apply_fades(pcm: &mut PcmAudio, fade_in_seconds: f64, fade_out_seconds: f64) {
     let channels = usize::from(pcm.channels);
     let frames = pcm.frames();
     let rate = f64::from(pcm.sample_rate);
     let fade_in = ((fade_in_seconds * rate) as usize).min(frames);
     let fade_out = ((fade_out_seconds * rate) as usize).min(frames);
+    let end_ramp = ((END_RAMP_SECONDS * rate) as usize).clamp(1, frames.max(1));
     for i in 0..frames {
         let mut gain = 1.0f32;
         if i < fade_in {
-            gain *= i as f32 / fade_in as f32;
+            gain *= (std::f32::consts::FRAC_PI_2 * i as f32 / fade_in as f32).sin();
         }
         if i >= frames - fade_out {
-            gain *= (frames - i) as f32 / fade_out as f32;
+            let into = (i - (frames - fade_out)) as f32 / fade_out as f32;
+            gain *= db_to_gain(-DECAY_DB * into);
+        }
+        if i >= frames - end_ramp {
+            gain *= (frames - i) as f32 / end_ramp as f32;
         }
         if gain < 1.0 {
             for s in &mut pcm.samples[i * channels..(i + 1) * channels] {
@@ -379,6 +394,34 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// The start and the end, measured on the envelope (RMS in 50 ms windows, against the
+    /// steady level) of a steady tone through the default fades.
+    #[test]
+    fn the_music_enters_with_a_short_fade_and_ends_with_a_decay_not_a_cut() {
+        let mut music = tone(10.0, 440.0, 0.5);
+        let settings = MixSettings::default();
+        apply_fades(
+            &mut music,
+            settings.fade_in_seconds,
+            settings.fade_out_seconds,
+        );
+        let steady = rms_db(&music, 3.0, 5.0);
+        let envelope = |from: f64| rms_db(&music, from, from + 0.05) - steady;
+        assert!(envelope(0.0) < -12.0, "starts at {} dB", envelope(0.0));
+        assert!(envelope(0.5).abs() < 0.1 && envelope(7.4).abs() < 0.1);
+        // The tail is 2.5 s (at least 1.5 s) and falls evenly in dB, every window quieter.
+        let tail: Vec<f32> = (0..48).map(|k| envelope(7.5 + k as f64 * 0.05)).collect();
+        assert!(tail.windows(2).all(|w| w[1] < w[0]), "{tail:?}");
+        let per_second = (envelope(8.0) - envelope(9.5)) / 1.5;
+        assert!(
+            (per_second - DECAY_DB / 2.5).abs() < 0.5,
+            "{per_second} dB/s"
+        );
+        // Never silence before the end: the last 100 ms before the click-free ramp are heard.
+        let last = rms_db(&music, 9.87, 9.97) - steady;
+        assert!(last > -DECAY_DB - 1.0 && last < -30.0, "{last} dB");
     }
 
     #[test]
