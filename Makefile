@@ -92,6 +92,7 @@ package: deps ui-build
 
 test-package: package
 	tools/test-deb.sh
+	tools/test-deb-fresh.sh
 
 # The GPU benchmark's build phase for a real run (then `tools/gpu/bench.sh run` on the GPU).
 gpu-bench-build:
