@@ -237,6 +237,7 @@ try {
         },
         600_000,
       );
+      await until("the audition's four candidates", async () => (await s.run("return document.querySelectorAll('[data-testid=candidate] img').length")) === 4, 30_000);
       const ranged = hub.requests.slice(resumedFrom).filter((r) => r.range).length;
       if (ranged === 0) throw new Error("the resumed download asked for no byte range");
       console.log(`     ${hub.requests.length} requests to the fake hub, ${ranged} ranged after resume; screenshot ${await s.shot("6-first-run-done")}`);

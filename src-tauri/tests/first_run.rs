@@ -81,6 +81,18 @@ fn a_first_run_names_the_missing_models_and_downloads_them_when_asked() {
         );
     }
 
+    // Offline, the download cannot happen: a clear message at once, not a hang.
+    let started = std::time::Instant::now();
+    let offline = bgm(&["--offline", "run", "--download", video]);
+    let stderr = String::from_utf8_lossy(&offline.stderr);
+    assert!(!offline.status.success(), "{stderr}");
+    assert!(stderr.contains("Offline mode is on"), "{stderr}");
+    assert!(
+        started.elapsed().as_secs() < 10,
+        "offline took {:?}",
+        started.elapsed()
+    );
+
     let done = bgm(&["run", "--steps", "2", "--download", "--json", video]);
     assert!(
         done.status.success(),
