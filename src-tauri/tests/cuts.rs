@@ -1,10 +1,13 @@
 //! Shot cuts on a synthetic video with hard cuts at known times (colour changes and a moving
-//! test pattern, made with ffmpeg): each is found within one frame, and nothing else is.
+//! test pattern, made with ffmpeg): each is found within one frame, nothing else is, and a plan
+//! whose section boundaries fall near them snaps onto the cuts found.
 
 mod common;
 
 use std::process::Command;
 
+use bgm_models::emotion::{Emotion, Section, Timeline};
+use bgm_models::plan::{MusicPlan, PlanOptions};
 use bgm_models::task::CancelToken;
 use bgm_studio::media::{detect_cuts, CutOptions};
 use common::run_ffmpeg;
@@ -12,15 +15,15 @@ use common::run_ffmpeg;
 const FPS: f64 = 25.0;
 
 #[test]
-fn hard_cuts_are_found_within_one_frame() {
+fn hard_cuts_are_found_within_one_frame_and_the_plan_snaps_to_them() {
     let dir = tempfile::tempdir().unwrap();
     let video = dir.path().join("cuts.mp4");
-    // Shots: red 2 s, a moving pattern 1.5 s, blue 2.5 s, the pattern again 1 s.
+    // Shots: red 2 s, a moving pattern 1.5 s, blue 2.5 s, the pattern again 2 s.
     let shots = [
         "color=c=red:s=160x90:r=25:d=2",
         "testsrc2=s=160x90:r=25:d=1.5",
         "color=c=blue:s=160x90:r=25:d=2.5",
-        "testsrc2=s=160x90:r=25:d=1",
+        "testsrc2=s=160x90:r=25:d=2",
     ];
     let mut args: Vec<String> = Vec::new();
     for shot in shots {
@@ -58,6 +61,33 @@ fn hard_cuts_are_found_within_one_frame() {
             "cut at {got} s, expected {want} s"
         );
     }
+
+    // Speech put the boundaries at 2.6 s and 5.2 s: the plan moves them to the cuts at 2.0 s
+    // and about 6.0 s (each the nearest within 2 s).
+    let section = |start: f64, end: f64, emotion| Section {
+        start,
+        end,
+        emotion,
+        confidence: 0.8,
+        segments: vec![],
+        user_emotion: None,
+    };
+    let timeline = Timeline {
+        duration: 8.0,
+        options: Default::default(),
+        sections: vec![
+            section(0.0, 2.6, Emotion::Joy),
+            section(2.6, 5.2, Emotion::Sadness),
+            section(5.2, 8.0, Emotion::Neutral),
+        ],
+    };
+    let mut plan = MusicPlan::from_timeline(&timeline, &PlanOptions::default()).unwrap();
+    plan.snap_to_cuts(&found, 2.0);
+    let boundaries: Vec<f64> = plan.transitions.iter().map(|t| t.at).collect();
+    assert_eq!(boundaries, [found[0], found[2]]);
+    assert!(plan.transitions.iter().all(|t| t.snapped));
+    assert_eq!(plan.sections[1].start, found[0]);
+    assert_eq!(plan.sections[2].start, found[2]);
 
     let out = Command::new(env!("CARGO_BIN_EXE_bgm-studio"))
         .args(["cuts", "--json"])
