@@ -1,6 +1,7 @@
 // A fake Hugging Face hub on 127.0.0.1 for the first-run tests (the window smoke test and
 // tests/first_run.rs): the app downloads tiny models through its real downloader (hf-hub 1 plus
-// models/src/weights) when started with HF_ENDPOINT=<url>. It answers what models/tests/weights_hub/mod.rs answers:
+// models/src/weights) when started with HF_ENDPOINT=<url>. It answers what
+// models/tests/weights_hub/mod.rs answers:
 //   HEAD|GET /{org}/{name}/resolve/{revision}/{path}
 //     small files: 200, ETag "<git blob id>", X-Repo-Commit, Content-Length.
 //     weights (.bin, .safetensors): 302 to {url}/cdn/{sha256} with X-Linked-Etag "<sha256>",
