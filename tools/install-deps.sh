@@ -69,7 +69,9 @@ esac
 
 if ! have cargo; then
   echo "installing the Rust toolchain with rustup"
-  curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh -s -- -y --profile minimal -c rustfmt,clippy
+  # The installer from where rustup itself downloads toolchains: sh.rustup.rs is only a
+  # redirect to it, and machines that reach package hosts alone may not resolve it.
+  curl --proto "=https" --tlsv1.2 -sSf https://static.rust-lang.org/rustup/rustup-init.sh | sh -s -- -y --profile minimal -c rustfmt,clippy
   # shellcheck disable=SC1091
   . "$HOME/.cargo/env"
 fi
