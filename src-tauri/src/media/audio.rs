@@ -14,6 +14,7 @@ use super::error::MediaError;
 use super::input::open_input;
 use super::probe::{container_duration_seconds, seconds, stream_duration_seconds};
 use super::resample::{InputSignature, Resampler};
+use super::wav::WavSink;
 
 /// Interleaved f32 samples.
 #[derive(Clone, Debug, PartialEq)]
@@ -272,19 +273,50 @@ pub fn decode_audio(
     let expected = reader.duration_seconds();
     let mut samples =
         Vec::with_capacity((expected.max(0.0) * f64::from(rate)) as usize * usize::from(channels));
-    while let Some(chunk) = reader.next_chunk()? {
-        if cancel.is_cancelled() {
-            return Err(MediaError::Cancelled);
-        }
-        samples.extend_from_slice(&chunk);
-        if expected > 0.0 {
-            progress.report(reader.position_seconds() / expected);
-        }
-    }
-    progress.report(1.0);
+    each_chunk(&mut reader, progress, cancel, |chunk| {
+        samples.extend_from_slice(chunk);
+        Ok(())
+    })?;
     Ok(PcmAudio {
         samples,
         sample_rate: rate,
         channels,
     })
+}
+
+/// Decodes like `decode_audio` straight into a 32-bit float WAV at `dest`, a chunk at a time:
+/// memory stays the same however long the file is.
+pub fn decode_audio_to_wav(
+    path: &Path,
+    dest: &Path,
+    rate: u32,
+    channels: u16,
+    progress: &mut dyn Progress,
+    cancel: &CancelToken,
+) -> Result<(), MediaError> {
+    let mut reader = AudioReader::open(path, rate, channels)?;
+    let mut sink = WavSink::create(dest, rate, channels)?;
+    each_chunk(&mut reader, progress, cancel, |chunk| sink.write(chunk))?;
+    sink.finish()
+}
+
+/// Feeds every chunk of `reader` to `use_chunk`, reporting progress and stopping on cancel.
+fn each_chunk(
+    reader: &mut AudioReader,
+    progress: &mut dyn Progress,
+    cancel: &CancelToken,
+    mut use_chunk: impl FnMut(&[f32]) -> Result<(), MediaError>,
+) -> Result<(), MediaError> {
+    let expected = reader.duration_seconds();
+    while let Some(chunk) = reader.next_chunk()? {
+        if cancel.is_cancelled() {
+            return Err(MediaError::Cancelled);
+        }
+        use_chunk(&chunk)?;
+        if expected > 0.0 {
+            progress.report(reader.position_seconds() / expected);
+        }
+    }
+    progress.report(1.0);
+    Ok(())
 }

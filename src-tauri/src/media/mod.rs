@@ -4,6 +4,7 @@ mod audio;
 mod cuts;
 mod destination;
 mod error;
+mod frames;
 mod input;
 mod mux;
 mod probe;
@@ -13,13 +14,14 @@ mod thumbnails;
 mod verify;
 mod wav;
 
-pub use audio::{decode_audio, AudioReader, PcmAudio};
+pub use audio::{decode_audio, decode_audio_to_wav, AudioReader, PcmAudio};
 pub use cuts::{detect_cuts, Cut, CutOptions};
 pub use error::MediaError;
+pub use frames::{FrameSource, WavFrames};
 pub use mux::{mux, MuxOptions, MuxReport};
 pub use probe::{probe, AudioStreamInfo, MediaInfo, VideoStreamInfo, MIN_VIDEO_SECONDS};
 pub use thumbnails::{thumbnails, Thumbnail};
-pub use wav::{read_wav, write_wav, WavError};
+pub use wav::{read_wav, write_wav, WavError, WavSink};
 
 /// Initialises FFmpeg once per process. Its own log is silenced unless asked for
 /// (`BGM_FFMPEG_LOG=1`): our errors already say what went wrong, in words a user can act on.

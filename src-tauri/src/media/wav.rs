@@ -37,22 +37,54 @@ impl PcmAudio {
 
 /// Writes `audio` as a 32-bit float WAV at `path`, replacing any file there.
 pub fn write_wav(path: &Path, audio: &PcmAudio) -> Result<(), MediaError> {
-    let partial = PartialFile::beside(path);
-    let spec = hound::WavSpec {
-        channels: audio.channels,
-        sample_rate: audio.sample_rate,
-        bits_per_sample: 32,
-        sample_format: hound::SampleFormat::Float,
-    };
-    let fail = |e: hound::Error| MediaError::destination(path, e.to_string());
-    let mut writer = hound::WavWriter::create(partial.path(), spec).map_err(fail)?;
-    for &sample in &audio.samples {
-        writer.write_sample(sample).map_err(fail)?;
+    let mut sink = WavSink::create(path, audio.sample_rate, audio.channels)?;
+    sink.write(&audio.samples)?;
+    sink.finish()
+}
+
+/// A 32-bit float WAV written a block at a time, so long audio never sits in memory. It
+/// appears at its path only once `finish` has written all of it; dropped before, it leaves
+/// nothing behind.
+pub struct WavSink {
+    path: PathBuf,
+    writer: hound::WavWriter<std::io::BufWriter<std::fs::File>>,
+    partial: PartialFile,
+}
+
+impl WavSink {
+    pub fn create(path: &Path, sample_rate: u32, channels: u16) -> Result<Self, MediaError> {
+        let partial = PartialFile::beside(path);
+        let spec = hound::WavSpec {
+            channels,
+            sample_rate,
+            bits_per_sample: 32,
+            sample_format: hound::SampleFormat::Float,
+        };
+        let writer = hound::WavWriter::create(partial.path(), spec)
+            .map_err(|e| MediaError::destination(path, e.to_string()))?;
+        Ok(Self {
+            path: path.to_path_buf(),
+            writer,
+            partial,
+        })
     }
-    writer.finalize().map_err(fail)?;
-    partial
-        .commit()
-        .map_err(|e| MediaError::destination(path, e.to_string()))
+
+    /// Appends interleaved samples.
+    pub fn write(&mut self, samples: &[f32]) -> Result<(), MediaError> {
+        for &sample in samples {
+            self.writer
+                .write_sample(sample)
+                .map_err(|e| MediaError::destination(&self.path, e.to_string()))?;
+        }
+        Ok(())
+    }
+
+    /// Completes the header and moves the file into place.
+    pub fn finish(self) -> Result<(), MediaError> {
+        let fail = |e: String| MediaError::destination(&self.path, e);
+        self.writer.finalize().map_err(|e| fail(e.to_string()))?;
+        self.partial.commit().map_err(|e| fail(e.to_string()))
+    }
 }
 
 /// Why a WAV file could not be read; each names the file.
@@ -80,6 +112,47 @@ pub fn read_wav(path: &Path) -> Result<PcmAudio, WavError> {
     let reader =
         hound::WavReader::new(std::io::BufReader::new(file)).map_err(|e| open_error(path, e))?;
     let spec = reader.spec();
+    let reading = sample_reading(path, spec)?;
+    let damaged = |e: hound::Error| WavError::Damaged {
+        path: path.to_owned(),
+        reason: e.to_string(),
+    };
+    // The header's sample count, but no more than the file can hold: a damaged header must
+    // not make us allocate gigabytes (and abort) before the read fails.
+    let bytes_per_sample = u64::from(spec.bits_per_sample.div_ceil(8).max(1));
+    let capacity = u64::from(reader.len()).min(file_len / bytes_per_sample);
+    let mut samples = Vec::with_capacity(usize::try_from(capacity).unwrap_or(0));
+    match reading {
+        SampleReading::Float => {
+            for sample in reader.into_samples::<f32>() {
+                samples.push(sample.map_err(damaged)?);
+            }
+        }
+        SampleReading::Int { scale } => {
+            for sample in reader.into_samples::<i32>() {
+                samples.push(sample.map_err(damaged)? as f32 * scale);
+            }
+        }
+    }
+    Ok(PcmAudio {
+        samples,
+        sample_rate: spec.sample_rate,
+        channels: spec.channels,
+    })
+}
+
+/// How a WAV's samples become f32.
+#[derive(Clone, Copy, Debug)]
+pub(super) enum SampleReading {
+    Float,
+    /// Integer PCM, with full scale mapped to 1.0.
+    Int {
+        scale: f32,
+    },
+}
+
+/// The encodings we read: integer (1–32 bit) or 32-bit float PCM, at a real rate.
+pub(super) fn sample_reading(path: &Path, spec: hound::WavSpec) -> Result<SampleReading, WavError> {
     let unsupported = |detail: String| WavError::Unsupported {
         path: path.to_owned(),
         detail,
@@ -90,39 +163,18 @@ pub fn read_wav(path: &Path) -> Result<PcmAudio, WavError> {
             spec.sample_rate, spec.channels
         )));
     }
-    let damaged = |e: hound::Error| WavError::Damaged {
-        path: path.to_owned(),
-        reason: e.to_string(),
-    };
-    // The header's sample count, but no more than the file can hold: a damaged header must
-    // not make us allocate gigabytes (and abort) before the read fails.
-    let bytes_per_sample = u64::from(spec.bits_per_sample.div_ceil(8).max(1));
-    let capacity = u64::from(reader.len()).min(file_len / bytes_per_sample);
-    let mut samples = Vec::with_capacity(usize::try_from(capacity).unwrap_or(0));
     match (spec.sample_format, spec.bits_per_sample) {
-        (hound::SampleFormat::Float, 32) => {
-            for sample in reader.into_samples::<f32>() {
-                samples.push(sample.map_err(damaged)?);
-            }
-        }
-        (hound::SampleFormat::Int, bits @ 1..=32) => {
-            let scale = 1.0 / (1u64 << (bits - 1)) as f32;
-            for sample in reader.into_samples::<i32>() {
-                samples.push(sample.map_err(damaged)? as f32 * scale);
-            }
-        }
-        (format, bits) => return Err(unsupported(format!("{bits}-bit {format:?} samples"))),
+        (hound::SampleFormat::Float, 32) => Ok(SampleReading::Float),
+        (hound::SampleFormat::Int, bits @ 1..=32) => Ok(SampleReading::Int {
+            scale: 1.0 / (1u64 << (bits - 1)) as f32,
+        }),
+        (format, bits) => Err(unsupported(format!("{bits}-bit {format:?} samples"))),
     }
-    Ok(PcmAudio {
-        samples,
-        sample_rate: spec.sample_rate,
-        channels: spec.channels,
-    })
 }
 
 /// Errors from reading the header: tells "missing" and "not a WAV" apart, which is what the
 /// user can act on.
-fn open_error(path: &Path, err: hound::Error) -> WavError {
+pub(super) fn open_error(path: &Path, err: hound::Error) -> WavError {
     let path = path.to_owned();
     match err {
         hound::Error::IoError(e) if e.kind() == std::io::ErrorKind::NotFound => {

@@ -10,7 +10,7 @@ use serde::{de::DeserializeOwned, Serialize};
 
 use super::error::{PipelineError, Result};
 use super::generate::DiffusionTiming;
-use super::stages::MixReport;
+use super::mix_stage::MixReport;
 use crate::atomic_file::{write_atomic, write_json_atomic};
 use crate::media::Cut;
 

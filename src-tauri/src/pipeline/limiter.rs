@@ -1,20 +1,27 @@
 //! A look-ahead peak limiter, so a mix can reach its loudness target without passing the
 //! true-peak ceiling: short peaks are turned down smoothly instead of the whole mix.
 
-use crate::media::PcmAudio;
+/// The ramp in frames (at least one).
+pub fn ramp_frames(ramp_seconds: f64, sample_rate: u32) -> usize {
+    ((ramp_seconds * f64::from(sample_rate)) as usize).max(1)
+}
 
-/// Limits every sample of `pcm` to `ceiling` (linear), with gain changes spread over
-/// `ramp_seconds` before and after each peak (no clicks).
-pub fn limit(pcm: &mut PcmAudio, ceiling: f32, ramp_seconds: f64) {
-    let channels = usize::from(pcm.channels.max(1));
-    let frames = pcm.frames();
-    if frames == 0 {
-        return;
-    }
-    let ramp = ((ramp_seconds * f64::from(pcm.sample_rate)) as usize).max(1);
+/// How far a frame's limiter gain looks either side: a block limited on its own gives the
+/// same gains as the whole signal when read with this many frames of context on each side.
+pub fn reach(ramp: usize) -> usize {
+    ramp + ramp / 2 + 1
+}
+
+/// The limiter's gain for each frame of interleaved `samples`, or `None` if nothing passes
+/// the ceiling.
+pub fn limiter_gains(
+    samples: &[f32],
+    channels: usize,
+    ceiling: f32,
+    ramp: usize,
+) -> Option<Vec<f32>> {
     // The gain each frame needs on its own.
-    let needed: Vec<f32> = pcm
-        .samples
+    let needed: Vec<f32> = samples
         .chunks_exact(channels)
         .map(|frame| {
             let peak = frame.iter().fold(0f32, |m, s| m.max(s.abs()));
@@ -26,16 +33,13 @@ pub fn limit(pcm: &mut PcmAudio, ceiling: f32, ramp_seconds: f64) {
         })
         .collect();
     if needed.iter().all(|&g| g >= 1.0) {
-        return;
+        return None;
     }
     // The lowest need within ±ramp, then averaged over ±ramp/2: the average of a window that
     // lies inside the min-filter's span never exceeds the need at its centre, so the ceiling
     // holds, and the gain moves linearly instead of jumping.
     let held = sliding_min(&needed, ramp);
-    let gains = moving_average(&held, ramp / 2);
-    for (frame, g) in pcm.samples.chunks_exact_mut(channels).zip(gains) {
-        frame.iter_mut().for_each(|s| *s *= g);
-    }
+    Some(moving_average(&held, ramp / 2))
 }
 
 /// Minimum over `[i - radius, i + radius]`, by a monotonic queue (O(n)).
@@ -80,6 +84,19 @@ fn moving_average(values: &[f32], radius: usize) -> Vec<f32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::media::PcmAudio;
+
+    /// Limits every sample of `pcm` to `ceiling` (linear), with gain changes spread over
+    /// `ramp_seconds` before and after each peak (no clicks).
+    pub fn limit(pcm: &mut PcmAudio, ceiling: f32, ramp_seconds: f64) {
+        let channels = usize::from(pcm.channels.max(1));
+        let ramp = ramp_frames(ramp_seconds, pcm.sample_rate);
+        if let Some(gains) = limiter_gains(&pcm.samples, channels, ceiling, ramp) {
+            for (frame, g) in pcm.samples.chunks_exact_mut(channels).zip(gains) {
+                frame.iter_mut().for_each(|s| *s *= g);
+            }
+        }
+    }
 
     fn pcm(samples: Vec<f32>) -> PcmAudio {
         PcmAudio {

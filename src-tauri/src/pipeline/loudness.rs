@@ -4,7 +4,10 @@
 use ebur128::{EbuR128, Mode};
 use serde::{Deserialize, Serialize};
 
-use crate::media::PcmAudio;
+use bgm_models::task::CancelToken;
+
+use super::error::{PipelineError, Result};
+use crate::media::{FrameSource, PcmAudio};
 
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -36,70 +39,161 @@ impl Default for LoudnessTarget {
 pub struct LoudnessError(String);
 
 pub fn measure(pcm: &PcmAudio) -> Result<Loudness, LoudnessError> {
-    let err = |e: ebur128::Error| LoudnessError(e.to_string());
-    let mut meter = EbuR128::new(
-        u32::from(pcm.channels),
-        pcm.sample_rate,
-        Mode::I | Mode::TRUE_PEAK,
-    )
-    .map_err(err)?;
-    meter.add_frames_f32(&pcm.samples).map_err(err)?;
-    let integrated_lufs = meter.loudness_global().map_err(err)?;
-    let mut peak = 0f64;
-    for channel in 0..u32::from(pcm.channels) {
-        peak = peak.max(meter.true_peak(channel).map_err(err)?);
-    }
-    Ok(Loudness {
-        integrated_lufs,
-        true_peak_dbtp: 20.0 * peak.max(1e-12).log10(),
-    })
+    let mut meter = Meter::new(pcm.channels, pcm.sample_rate)?;
+    meter.add(&pcm.samples)?;
+    meter.loudness()
 }
 
-/// Brings every mix to the target loudness, so the four candidates are compared on music, not
-/// volume: one gain each, then a look-ahead limiter on the peaks that would pass the true-peak
-/// ceiling (tightened until the measured true peak holds; limiting short peaks costs a few
-/// hundredths of a LU). Silent mixes are left alone. Returns each mix's loudness afterwards.
-pub fn normalize_matched(
-    mixes: &mut [PcmAudio],
-    target: &LoudnessTarget,
-) -> Result<Vec<Loudness>, LoudnessError> {
-    for pcm in mixes.iter_mut() {
-        if !measure(pcm)?.integrated_lufs.is_finite() {
-            continue;
+/// Integrated loudness and true peak, measured a block at a time.
+pub struct Meter {
+    meter: EbuR128,
+    channels: u16,
+}
+
+fn meter_error(e: ebur128::Error) -> LoudnessError {
+    LoudnessError(e.to_string())
+}
+
+impl Meter {
+    pub fn new(channels: u16, sample_rate: u32) -> Result<Self, LoudnessError> {
+        let meter = EbuR128::new(u32::from(channels), sample_rate, Mode::I | Mode::TRUE_PEAK)
+            .map_err(meter_error)?;
+        Ok(Self { meter, channels })
+    }
+
+    /// Adds interleaved samples.
+    pub fn add(&mut self, samples: &[f32]) -> Result<(), LoudnessError> {
+        self.meter.add_frames_f32(samples).map_err(meter_error)
+    }
+
+    /// The loudness of everything added so far.
+    pub fn loudness(&self) -> Result<Loudness, LoudnessError> {
+        let integrated_lufs = self.meter.loudness_global().map_err(meter_error)?;
+        let mut peak = 0f64;
+        for channel in 0..u32::from(self.channels) {
+            peak = peak.max(self.meter.true_peak(channel).map_err(meter_error)?);
         }
-        // Gain to the target, then limit what passes the ceiling; limiting takes some energy
-        // away, so repeat until both hold. Sample peaks sit below true peaks: the limiter's
-        // ceiling starts half a dB under and tightens by whatever is still over.
+        Ok(Loudness {
+            integrated_lufs,
+            true_peak_dbtp: 20.0 * peak.max(1e-12).log10(),
+        })
+    }
+}
+
+/// Brings every mix to the target loudness (see `level`). Returns each mix's loudness after.
+pub fn normalize_matched(mixes: &mut [PcmAudio], target: &LoudnessTarget) -> Result<Vec<Loudness>> {
+    let never = CancelToken::new();
+    mixes
+        .iter_mut()
+        .map(|pcm| {
+            let mut levelled = Vec::with_capacity(pcm.samples.len());
+            let loudness = level(pcm, target, None, &never, &mut |block| {
+                levelled.extend_from_slice(block);
+                Ok(())
+            })?;
+            pcm.samples = levelled;
+            Ok(loudness)
+        })
+        .collect()
+}
+
+/// The gain and limiter ceiling (linear) that bring audio to the target.
+#[derive(Clone, Copy, Debug)]
+struct Levelling {
+    gain: f32,
+    ceiling: Option<f32>,
+}
+
+fn db_to_gain(db: f64) -> f32 {
+    10f64.powf(db / 20.0) as f32
+}
+
+/// Brings one mix to the target loudness, so the four candidates are compared on music, not
+/// volume: one gain, then a look-ahead limiter on the peaks that would pass the true-peak
+/// ceiling (tightened until the measured true peak holds; limiting short peaks costs a few
+/// hundredths of a LU). Silence is left alone.
+///
+/// `source` is read a block at a time, once per round of measurement and once more to hand
+/// the levelled blocks to `each`, so hours of audio take no more memory than seconds.
+/// `before` is the source's loudness when the caller measured it already. Returns the
+/// loudness of what went to `each`.
+pub fn level(
+    source: &mut dyn FrameSource,
+    target: &LoudnessTarget,
+    before: Option<Loudness>,
+    cancel: &CancelToken,
+    each: &mut dyn FnMut(&[f32]) -> Result<()>,
+) -> Result<Loudness> {
+    let mut levelling = Levelling {
+        gain: 1.0,
+        ceiling: None,
+    };
+    let before = match before {
+        Some(loudness) => loudness,
+        None => render(source, levelling, cancel, &mut |_| Ok(()))?,
+    };
+    if before.integrated_lufs.is_finite() {
+        levelling.gain = db_to_gain(target.integrated_lufs - before.integrated_lufs);
+        // Sample peaks sit below true peaks: the ceiling starts half a dB under and tightens
+        // by whatever is still over.
         let mut ceiling_db = target.max_true_peak_dbtp - 0.5;
         for _ in 0..6 {
-            let now = measure(pcm)?;
-            let gain = 10f64.powf((target.integrated_lufs - now.integrated_lufs) / 20.0) as f32;
-            pcm.samples.iter_mut().for_each(|s| *s *= gain);
-            let over = measure(pcm)?.true_peak_dbtp - target.max_true_peak_dbtp;
-            if over <= 0.0 {
+            let now = render(source, levelling, cancel, &mut |_| Ok(()))?;
+            let over = now.true_peak_dbtp - target.max_true_peak_dbtp;
+            let short = target.integrated_lufs - now.integrated_lufs;
+            if over <= 0.0 && short.abs() <= 0.05 {
                 break;
             }
-            super::limiter::limit(
-                pcm,
-                10f64.powf(ceiling_db / 20.0) as f32,
-                LIMITER_RAMP_SECONDS,
-            );
-            let still_over = measure(pcm)?.true_peak_dbtp - target.max_true_peak_dbtp;
-            if still_over > 0.0 {
-                ceiling_db -= still_over.max(0.1);
+            if over > 0.0 {
+                if levelling.ceiling.is_some() {
+                    ceiling_db -= over.max(0.1);
+                }
+                levelling.ceiling = Some(db_to_gain(ceiling_db));
             }
-        }
-        // The last round may have ended on a gain step: make sure the ceiling holds.
-        if measure(pcm)?.true_peak_dbtp > target.max_true_peak_dbtp {
-            super::limiter::limit(
-                pcm,
-                10f64.powf(ceiling_db / 20.0) as f32,
-                LIMITER_RAMP_SECONDS,
-            );
+            // Limiting took some energy away: make it up, the limiter holding the peaks.
+            levelling.gain *= db_to_gain(short);
         }
     }
-    mixes.iter().map(measure).collect()
+    render(source, levelling, cancel, &mut |block| each(block))
 }
+
+/// `source` with `levelling` applied, a block at a time, to `each`; returns its loudness.
+fn render(
+    source: &mut dyn FrameSource,
+    levelling: Levelling,
+    cancel: &CancelToken,
+    each: &mut dyn FnMut(&[f32]) -> Result<()>,
+) -> Result<Loudness> {
+    let channels = usize::from(source.channels().max(1));
+    let ramp = super::limiter::ramp_frames(LIMITER_RAMP_SECONDS, source.sample_rate());
+    let margin = levelling.ceiling.map_or(0, |_| super::limiter::reach(ramp));
+    let mut meter = Meter::new(source.channels(), source.sample_rate())?;
+    let frames = source.frames();
+    let mut start = 0;
+    while start < frames {
+        if cancel.is_cancelled() {
+            return Err(PipelineError::Cancelled);
+        }
+        let len = LEVEL_BLOCK_FRAMES.min(frames - start);
+        let mut samples = source.read(start as i64 - margin as i64, len + 2 * margin)?;
+        samples.iter_mut().for_each(|s| *s *= levelling.gain);
+        if let Some(ceiling) = levelling.ceiling {
+            if let Some(gains) = super::limiter::limiter_gains(&samples, channels, ceiling, ramp) {
+                for (frame, g) in samples.chunks_exact_mut(channels).zip(gains) {
+                    frame.iter_mut().for_each(|s| *s *= g);
+                }
+            }
+        }
+        let block = &samples[margin * channels..(margin + len) * channels];
+        meter.add(block)?;
+        each(block)?;
+        start += len;
+    }
+    Ok(meter.loudness()?)
+}
+
+/// Frames per block when levelling: 3 s at 44.1 kHz.
+const LEVEL_BLOCK_FRAMES: usize = 1 << 17;
 
 /// The limiter's attack and release: long enough to be inaudible as a click, short enough to
 /// touch only the peak.

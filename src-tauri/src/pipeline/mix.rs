@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::media::PcmAudio;
+use crate::media::{FrameSource, PcmAudio};
 
 /// What happens to the video's own sound.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
@@ -80,6 +80,8 @@ pub enum MixError {
     FormatMismatch(String, String),
     #[error("there is no music to mix")]
     NoMusic,
+    #[error(transparent)]
+    Read(crate::media::WavError),
 }
 
 fn db_to_gain(db: f32) -> f32 {
@@ -140,28 +142,62 @@ const END_RAMP_SECONDS: f64 = 0.03;
 /// silence before the video ends and never a cut at its end.
 pub fn apply_fades(pcm: &mut PcmAudio, fade_in_seconds: f64, fade_out_seconds: f64) {
     let channels = usize::from(pcm.channels);
-    let frames = pcm.frames();
-    let rate = f64::from(pcm.sample_rate);
-    let fade_in = ((fade_in_seconds * rate) as usize).min(frames);
-    let fade_out = ((fade_out_seconds * rate) as usize).min(frames);
-    let end_ramp = ((END_RAMP_SECONDS * rate) as usize).clamp(1, frames.max(1));
-    for i in 0..frames {
-        let mut gain = 1.0f32;
-        if i < fade_in {
-            gain *= (std::f32::consts::FRAC_PI_2 * i as f32 / fade_in as f32).sin();
+    let fades = Fades::new(
+        pcm.frames(),
+        pcm.sample_rate,
+        fade_in_seconds,
+        fade_out_seconds,
+    );
+    for (i, frame) in pcm.samples.chunks_exact_mut(channels).enumerate() {
+        let gain = fades.gain(i);
+        if gain < 1.0 {
+            frame.iter_mut().for_each(|s| *s *= gain);
         }
-        if i >= frames - fade_out {
-            let into = (i - (frames - fade_out)) as f32 / fade_out as f32;
+    }
+}
+
+/// The fade in and closing decay of music `frames` long, as a gain per frame.
+#[derive(Clone, Copy, Debug)]
+pub struct Fades {
+    frames: usize,
+    fade_in: usize,
+    fade_out: usize,
+    end_ramp: usize,
+}
+
+impl Fades {
+    pub fn new(
+        frames: usize,
+        sample_rate: u32,
+        fade_in_seconds: f64,
+        fade_out_seconds: f64,
+    ) -> Self {
+        let rate = f64::from(sample_rate);
+        Self {
+            frames,
+            fade_in: ((fade_in_seconds * rate) as usize).min(frames),
+            fade_out: ((fade_out_seconds * rate) as usize).min(frames),
+            end_ramp: ((END_RAMP_SECONDS * rate) as usize).clamp(1, frames.max(1)),
+        }
+    }
+
+    /// Frame `i`'s gain: 0 outside the music.
+    pub fn gain(&self, i: usize) -> f32 {
+        if i >= self.frames {
+            return 0.0;
+        }
+        let mut gain = 1.0f32;
+        if i < self.fade_in {
+            gain *= (std::f32::consts::FRAC_PI_2 * i as f32 / self.fade_in as f32).sin();
+        }
+        if i >= self.frames - self.fade_out {
+            let into = (i - (self.frames - self.fade_out)) as f32 / self.fade_out as f32;
             gain *= db_to_gain(-DECAY_DB * into);
         }
-        if i >= frames - end_ramp {
-            gain *= (frames - i) as f32 / end_ramp as f32;
+        if i >= self.frames - self.end_ramp {
+            gain *= (self.frames - i) as f32 / self.end_ramp as f32;
         }
-        if gain < 1.0 {
-            for s in &mut pcm.samples[i * channels..(i + 1) * channels] {
-                *s *= gain;
-            }
-        }
+        gain
     }
 }
 
@@ -190,88 +226,238 @@ pub fn duck_amounts(
     attack_seconds: f64,
     release_seconds: f64,
 ) -> Vec<f32> {
+    duck_amounts_in(
+        0..frames,
+        sample_rate,
+        speech,
+        attack_seconds,
+        release_seconds,
+    )
+}
+
+/// `duck_amounts` for the frames `range` only, so long audio is ducked a block at a time.
+pub fn duck_amounts_in(
+    range: std::ops::Range<usize>,
+    sample_rate: u32,
+    speech: &[SpeechSpan],
+    attack_seconds: f64,
+    release_seconds: f64,
+) -> Vec<f32> {
     let rate = f64::from(sample_rate);
-    // How far ducked each frame is, 0..=1; overlapping spans take the deeper value.
-    let mut amount = vec![0f32; frames];
-    let to_frame = |t: f64| ((t * rate).round().max(0.0) as usize).min(frames);
+    // Overlapping spans take the deeper value.
+    let mut amount = vec![0f32; range.len()];
+    let to_frame = |t: f64| (t * rate).round().max(0.0) as usize;
+    let mut raise = |from: usize, to: usize, value: &dyn Fn(usize) -> f32| {
+        for i in from.max(range.start)..to.min(range.end) {
+            let a = &mut amount[i - range.start];
+            *a = a.max(value(i));
+        }
+    };
     for span in speech {
         let (start, end) = (to_frame(span.start), to_frame(span.end.max(span.start)));
         let attack = to_frame(span.start - attack_seconds);
         let release = to_frame(span.end + release_seconds);
-        for (i, a) in amount.iter_mut().enumerate().take(start).skip(attack) {
-            *a = a.max((i - attack + 1) as f32 / (start - attack + 1) as f32);
+        if release <= range.start || attack >= range.end {
+            continue;
         }
-        for a in &mut amount[start..end] {
-            *a = 1.0;
-        }
-        for (i, a) in amount.iter_mut().enumerate().take(release).skip(end) {
-            *a = a.max(1.0 - (i - end + 1) as f32 / (release - end + 1) as f32);
-        }
+        raise(attack, start, &|i| {
+            (i - attack + 1) as f32 / (start - attack + 1) as f32
+        });
+        raise(start, end, &|_| 1.0);
+        raise(end, release, &|i| {
+            1.0 - (i - end + 1) as f32 / (release - end + 1) as f32
+        });
     }
     amount
 }
 
 /// Lays the music under the video's own audio as `settings` say. `original` is `None` for a
-/// video without sound; the result has the music's length, rate and channels.
+/// video without sound; the result has the music's length, rate and channels. The music is
+/// taken as it is (no fades): `MixRenderer` is the streaming form the pipeline uses.
 pub fn mix(
     music: &PcmAudio,
     original: Option<&PcmAudio>,
     speech: &[SpeechSpan],
     settings: &MixSettings,
 ) -> Result<PcmAudio, MixError> {
-    if let Some(original) = original {
-        if original.sample_rate != music.sample_rate || original.channels != music.channels {
-            return Err(MixError::FormatMismatch(
-                describe(original),
-                describe(music),
-            ));
-        }
-    }
-    let channels = usize::from(music.channels);
-    let level = db_to_gain(settings.music_level_db);
-    let mut spectral = None;
-    let gains = match (settings.original_audio, settings.duck_mode) {
-        (OriginalAudio::Duck, DuckMode::Gain) => Some(duck_gains(
-            music.frames(),
-            music.sample_rate,
-            speech,
-            settings.duck_depth_db,
-            settings.duck_attack_seconds,
-            settings.duck_release_seconds,
-        )),
-        (OriginalAudio::Duck, DuckMode::Spectral) => {
-            let amounts = duck_amounts(
-                music.frames(),
-                music.sample_rate,
-                speech,
-                settings.duck_attack_seconds,
-                settings.duck_release_seconds,
-            );
-            let mut ducked = music.clone();
-            super::spectral_duck::spectral_duck(&mut ducked, &amounts, settings.duck_depth_db);
-            spectral = Some(ducked);
-            None
-        }
-        (OriginalAudio::Keep | OriginalAudio::Replace, _) => None,
-    };
-    let music = spectral.as_ref().unwrap_or(music);
-    let keep_original = settings.original_audio != OriginalAudio::Replace;
-    let mut samples = Vec::with_capacity(music.samples.len());
-    for (frame, chunk) in music.samples.chunks_exact(channels).enumerate() {
-        let gain = level * gains.as_ref().map_or(1.0, |g| g[frame]);
-        for (c, m) in chunk.iter().enumerate() {
-            let own = match original {
-                Some(o) if keep_original => o.samples.get(frame * channels + c).copied(),
-                _ => None,
-            };
-            samples.push(m * gain + own.unwrap_or(0.0));
-        }
+    let mut music = music.clone();
+    let mut original = original.cloned();
+    let frames = music.frames();
+    let mut renderer = MixRenderer::new(
+        &mut music,
+        original.as_mut().map(|o| o as &mut dyn FrameSource),
+        speech,
+        settings,
+        frames,
+    )?
+    .without_fades();
+    let mut samples = Vec::with_capacity(frames * usize::from(renderer.channels()));
+    while let Some(block) = renderer.next_block()? {
+        samples.extend_from_slice(&block);
     }
     Ok(PcmAudio {
         samples,
-        sample_rate: music.sample_rate,
-        channels: music.channels,
+        sample_rate: renderer.sample_rate(),
+        channels: renderer.channels(),
     })
+}
+
+/// Frames per block of the streaming mix: 3 s at 44.1 kHz, a few MB however long the video.
+pub const MIX_BLOCK_FRAMES: usize = 1 << 17;
+
+/// One candidate's mix, a block at a time, from its music and the video's own sound as
+/// `FrameSource`s (files, in the pipeline): the music fitted to the video's length and faded,
+/// ducked under speech, at its level, over the original sound.
+pub struct MixRenderer<'a> {
+    music: &'a mut dyn FrameSource,
+    original: Option<&'a mut dyn FrameSource>,
+    speech: &'a [SpeechSpan],
+    settings: &'a MixSettings,
+    frames: usize,
+    fades: Option<Fades>,
+    spectral: Option<super::spectral_duck::SpectralDucker>,
+    next: usize,
+}
+
+impl<'a> MixRenderer<'a> {
+    /// A mix `frames` long (the video's length: the music is cut or padded with silence).
+    pub fn new(
+        music: &'a mut dyn FrameSource,
+        original: Option<&'a mut dyn FrameSource>,
+        speech: &'a [SpeechSpan],
+        settings: &'a MixSettings,
+        frames: usize,
+    ) -> Result<Self, MixError> {
+        let format =
+            |s: &dyn FrameSource| format!("{} Hz, {} channel(s)", s.sample_rate(), s.channels());
+        if let Some(original) = original.as_deref() {
+            if original.sample_rate() != music.sample_rate()
+                || original.channels() != music.channels()
+            {
+                return Err(MixError::FormatMismatch(format(original), format(&*music)));
+            }
+        }
+        let spectral = (settings.original_audio == OriginalAudio::Duck
+            && settings.duck_mode == DuckMode::Spectral)
+            .then(|| {
+                super::spectral_duck::SpectralDucker::new(
+                    music.sample_rate(),
+                    settings.duck_depth_db,
+                )
+            });
+        let fades = Some(Fades::new(
+            frames,
+            music.sample_rate(),
+            settings.fade_in_seconds,
+            settings.fade_out_seconds,
+        ));
+        Ok(Self {
+            music,
+            original,
+            speech,
+            settings,
+            frames,
+            fades,
+            spectral,
+            next: 0,
+        })
+    }
+
+    /// Takes the music as it is, for callers that faded it already.
+    pub fn without_fades(mut self) -> Self {
+        self.fades = None;
+        self
+    }
+
+    pub fn sample_rate(&self) -> u32 {
+        self.music.sample_rate()
+    }
+
+    pub fn channels(&self) -> u16 {
+        self.music.channels()
+    }
+
+    pub fn frames(&self) -> usize {
+        self.frames
+    }
+
+    /// The next block of interleaved samples, or `None` once all `frames` are out.
+    pub fn next_block(&mut self) -> Result<Option<Vec<f32>>, MixError> {
+        if self.next >= self.frames {
+            return Ok(None);
+        }
+        let block = self.next..(self.next + MIX_BLOCK_FRAMES).min(self.frames);
+        self.next = block.end;
+        let channels = usize::from(self.channels());
+        let margin = if self.spectral.is_some() {
+            super::spectral_duck::MARGIN
+        } else {
+            0
+        };
+        let read_from = block.start as i64 - margin as i64;
+        let mut music = self
+            .music
+            .read(read_from, block.len() + 2 * margin)
+            .map_err(MixError::Read)?;
+        // The music as fitted to the video and faded: silence past the video's end.
+        for (k, frame) in music.chunks_exact_mut(channels).enumerate() {
+            let n = read_from + k as i64;
+            let gain = match (n, &self.fades) {
+                (n, _) if n < 0 || n as usize >= self.frames => 0.0,
+                (n, Some(fades)) => fades.gain(n as usize),
+                (_, None) => 1.0,
+            };
+            if gain != 1.0 {
+                frame.iter_mut().for_each(|s| *s *= gain);
+            }
+        }
+        let settings = self.settings;
+        let amounts_from = block.start.saturating_sub(margin);
+        let amounts = match settings.original_audio {
+            OriginalAudio::Duck => duck_amounts_in(
+                amounts_from..(block.end + margin).min(self.frames),
+                self.sample_rate(),
+                self.speech,
+                settings.duck_attack_seconds,
+                settings.duck_release_seconds,
+            ),
+            OriginalAudio::Keep | OriginalAudio::Replace => Vec::new(),
+        };
+        let music = match self.spectral.as_mut() {
+            Some(ducker) if amounts.iter().any(|&a| a > 0.0) => ducker.process(
+                &music,
+                channels,
+                block.clone(),
+                self.frames,
+                &amounts,
+                amounts_from,
+            ),
+            _ => music[margin * channels..(margin + block.len()) * channels].to_vec(),
+        };
+        let original = match self.original.as_mut() {
+            Some(o) if settings.original_audio != OriginalAudio::Replace => Some(
+                o.read(block.start as i64, block.len())
+                    .map_err(MixError::Read)?,
+            ),
+            _ => None,
+        };
+        let level = db_to_gain(settings.music_level_db);
+        let gain_ducked =
+            settings.original_audio == OriginalAudio::Duck && settings.duck_mode == DuckMode::Gain;
+        let mut out = music;
+        for (k, frame) in out.chunks_exact_mut(channels).enumerate() {
+            let gain = if gain_ducked {
+                let amount = amounts[block.start + k - amounts_from];
+                level * db_to_gain(-settings.duck_depth_db * amount)
+            } else {
+                level
+            };
+            for (c, sample) in frame.iter_mut().enumerate() {
+                *sample = *sample * gain + original.as_ref().map_or(0.0, |o| o[k * channels + c]);
+            }
+        }
+        Ok(Some(out))
+    }
 }
 
 #[cfg(test)]
@@ -332,6 +518,58 @@ mod tests {
             samples,
             sample_rate: 44_100,
             channels: 2,
+        }
+    }
+
+    /// The pipeline mixes a block at a time with `MixRenderer`: cutting the signal into blocks
+    /// must not change it. Speech spans straddle the block joins (every 2.97 s).
+    #[test]
+    fn a_mix_made_in_blocks_equals_the_mix_made_in_one_piece() {
+        let music = noise(7.0);
+        let original = PcmAudio {
+            samples: noise(7.5).samples.iter().map(|s| s * 0.3).collect(),
+            ..music.clone()
+        };
+        let speech = [
+            SpeechSpan {
+                start: 2.8,
+                end: 3.2,
+            },
+            SpeechSpan {
+                start: 5.5,
+                end: 6.1,
+            },
+        ];
+        let frames = music.frames();
+        assert!(frames > 2 * MIX_BLOCK_FRAMES, "three blocks at least");
+        for mode in [DuckMode::Spectral, DuckMode::Gain] {
+            let settings = MixSettings {
+                duck_mode: mode,
+                music_level_db: -3.0,
+                ..MixSettings::default()
+            };
+            let blocks = mix(&music, Some(&original), &speech, &settings).unwrap();
+            // In one piece: the whole envelope, the whole signal through the ducker.
+            let amounts = duck_amounts(frames, 44_100, &speech, 0.25, 0.6);
+            let mut ducked = music.clone();
+            let mut gains = vec![1.0f32; frames];
+            match mode {
+                DuckMode::Spectral => {
+                    super::super::spectral_duck::tests::spectral_duck(&mut ducked, &amounts, 12.0)
+                }
+                DuckMode::Gain => gains = duck_gains(frames, 44_100, &speech, 12.0, 0.25, 0.6),
+            }
+            let level = db_to_gain(-3.0);
+            let worst = blocks
+                .samples
+                .iter()
+                .enumerate()
+                .map(|(k, &b)| {
+                    let whole = ducked.samples[k] * level * gains[k / 2] + original.samples[k];
+                    (b - whole).abs()
+                })
+                .fold(0f32, f32::max);
+            assert!(worst < 1e-5, "{mode:?}: blocks differ by {worst}");
         }
     }
 

@@ -283,7 +283,7 @@ impl<'a> Pipeline<'a> {
             StageName::Plan => stages::plan(config, files),
             StageName::Generate => super::generate::generate(config, files, progress, cancel),
             StageName::Mix => {
-                stages::mix_candidates(job, config, files, progress, cancel).map(|_| ())
+                super::mix_stage::mix_candidates(job, config, files, progress, cancel).map(|_| ())
             }
         }
     }

@@ -8,8 +8,6 @@
 use realfft::num_complex::Complex32;
 use realfft::RealFftPlanner;
 
-use crate::media::PcmAudio;
-
 const WINDOW: usize = 2048;
 const HOP: usize = WINDOW / 4;
 
@@ -30,82 +28,143 @@ pub fn band_weight(hz: f32) -> f32 {
     }
 }
 
-/// Cuts `music` by up to `depth_db` in the speech band, as far as `amounts` (0..=1 per frame,
-/// from the speech envelope) says.
-pub fn spectral_duck(music: &mut PcmAudio, amounts: &[f32], depth_db: f32) {
-    let channels = usize::from(music.channels.max(1));
-    let frames = music.frames();
-    if frames == 0 || amounts.iter().all(|&a| a == 0.0) {
-        return;
-    }
-    let bin_hz = music.sample_rate as f32 / WINDOW as f32;
-    let weights: Vec<f32> = (0..=WINDOW / 2)
-        .map(|k| band_weight(k as f32 * bin_hz))
-        .collect();
-    let window: Vec<f32> = (0..WINDOW)
-        .map(|i| 0.5 - 0.5 * (std::f32::consts::TAU * i as f32 / WINDOW as f32).cos())
-        .collect();
-    let mut planner = RealFftPlanner::<f32>::new();
-    let forward = planner.plan_fft_forward(WINDOW);
-    let inverse = planner.plan_fft_inverse(WINDOW);
-    let mut spectrum = forward.make_output_vec();
-    let (mut frame, mut back) = (vec![0f32; WINDOW], vec![0f32; WINDOW]);
-    // Frames start a window before the signal and end after it, so every sample is covered
-    // by the same four windows and the edges need no special case.
-    let starts: Vec<isize> = (-(WINDOW as isize)..frames as isize).step_by(HOP).collect();
-    let mut norm = vec![0f32; frames];
-    for &start in &starts {
-        for (i, w) in window.iter().enumerate() {
-            if let Some(n) = index(start, i, frames) {
-                norm[n] += w * w;
-            }
-        }
-    }
-    for channel in 0..channels {
-        let mut out = vec![0f32; frames];
-        for &start in &starts {
-            for (i, w) in window.iter().enumerate() {
-                frame[i] = index(start, i, frames)
-                    .map_or(0.0, |n| music.samples[n * channels + channel] * w);
-            }
-            let centre = (start + WINDOW as isize / 2).clamp(0, frames as isize - 1) as usize;
-            let amount = amounts.get(centre).copied().unwrap_or(0.0);
-            if forward.process(&mut frame, &mut spectrum).is_err() {
-                continue;
-            }
-            if amount > 0.0 {
-                for (bin, weight) in spectrum.iter_mut().zip(&weights) {
-                    *bin *= 10f32.powf(-depth_db * amount * weight / 20.0);
-                }
-            }
-            spectrum[0].im = 0.0;
-            if let Some(last) = spectrum.last_mut() {
-                *last = Complex32::new(last.re, 0.0);
-            }
-            if inverse.process(&mut spectrum, &mut back).is_err() {
-                continue;
-            }
-            for (i, w) in window.iter().enumerate() {
-                if let Some(n) = index(start, i, frames) {
-                    out[n] += back[i] * w / WINDOW as f32;
-                }
-            }
-        }
-        for (n, value) in out.iter().enumerate() {
-            music.samples[n * channels + channel] =
-                if norm[n] > 0.0 { value / norm[n] } else { 0.0 };
-        }
-    }
+/// Frames of context a block needs on each side: one window.
+pub const MARGIN: usize = WINDOW;
+
+/// The short-time Fourier transform, per-bin cut and overlap-add, for one block of a signal at
+/// a time. Windows start on one grid over the whole signal (a window before its start, every
+/// `HOP` frames), so blocks join seamlessly: the result is the same however the signal is cut.
+pub struct SpectralDucker {
+    depth_db: f32,
+    weights: Vec<f32>,
+    window: Vec<f32>,
+    /// The sum of squared windows over each frame, by frame position modulo `HOP`: every
+    /// frame lies under exactly `WINDOW / HOP` windows.
+    norm: Vec<f32>,
+    forward: std::sync::Arc<dyn realfft::RealToComplex<f32>>,
+    inverse: std::sync::Arc<dyn realfft::ComplexToReal<f32>>,
 }
 
-fn index(start: isize, i: usize, frames: usize) -> Option<usize> {
-    let n = start + i as isize;
-    (0..frames as isize).contains(&n).then_some(n as usize)
+impl SpectralDucker {
+    pub fn new(sample_rate: u32, depth_db: f32) -> Self {
+        let bin_hz = sample_rate as f32 / WINDOW as f32;
+        let window: Vec<f32> = (0..WINDOW)
+            .map(|i| 0.5 - 0.5 * (std::f32::consts::TAU * i as f32 / WINDOW as f32).cos())
+            .collect();
+        let norm = (0..HOP)
+            .map(|p| {
+                (p..WINDOW)
+                    .step_by(HOP)
+                    .map(|i| window[i] * window[i])
+                    .sum()
+            })
+            .collect();
+        let mut planner = RealFftPlanner::<f32>::new();
+        Self {
+            depth_db,
+            weights: (0..=WINDOW / 2)
+                .map(|k| band_weight(k as f32 * bin_hz))
+                .collect(),
+            window,
+            norm,
+            forward: planner.plan_fft_forward(WINDOW),
+            inverse: planner.plan_fft_inverse(WINDOW),
+        }
+    }
+
+    /// The ducked frames `block` of a signal `frames` long. `input` holds its interleaved
+    /// frames from `block.start - MARGIN` to `block.end + MARGIN`, silence outside the signal;
+    /// `amounts[i]` is how far ducked frame `amounts_from + i` is (missing frames: not at all).
+    pub fn process(
+        &mut self,
+        input: &[f32],
+        channels: usize,
+        block: std::ops::Range<usize>,
+        frames: usize,
+        amounts: &[f32],
+        amounts_from: usize,
+    ) -> Vec<f32> {
+        let base = block.start as isize - MARGIN as isize;
+        let hop = HOP as isize;
+        // The grid's first window that reaches into the block, and the last that starts in it.
+        let first = (base + hop).div_euclid(hop) * hop;
+        let first = first.max(-(WINDOW as isize));
+        let end = (block.end.min(frames)) as isize;
+        let amount_at = |start: isize| {
+            let centre = (start + WINDOW as isize / 2).clamp(0, frames as isize - 1) as usize;
+            centre
+                .checked_sub(amounts_from)
+                .and_then(|i| amounts.get(i))
+                .copied()
+                .unwrap_or(0.0)
+        };
+        let len = block.len();
+        let mut out = vec![0f32; len * channels];
+        let mut spectrum = self.forward.make_output_vec();
+        let (mut frame, mut back) = (vec![0f32; WINDOW], vec![0f32; WINDOW]);
+        for channel in 0..channels {
+            let mut start = first;
+            while start < end {
+                for (i, w) in self.window.iter().enumerate() {
+                    let at = (start + i as isize - base) as usize;
+                    frame[i] = input[at * channels + channel] * w;
+                }
+                let amount = amount_at(start);
+                let position = start;
+                start += hop;
+                if self.forward.process(&mut frame, &mut spectrum).is_err() {
+                    continue;
+                }
+                if amount > 0.0 {
+                    for (bin, weight) in spectrum.iter_mut().zip(&self.weights) {
+                        *bin *= 10f32.powf(-self.depth_db * amount * weight / 20.0);
+                    }
+                }
+                spectrum[0].im = 0.0;
+                if let Some(last) = spectrum.last_mut() {
+                    *last = Complex32::new(last.re, 0.0);
+                }
+                if self.inverse.process(&mut spectrum, &mut back).is_err() {
+                    continue;
+                }
+                for (i, w) in self.window.iter().enumerate() {
+                    let n = position + i as isize;
+                    if n >= block.start as isize && n < block.end as isize {
+                        let k = (n - block.start as isize) as usize;
+                        out[k * channels + channel] += back[i] * w / WINDOW as f32;
+                    }
+                }
+            }
+        }
+        for (k, frame) in out.chunks_exact_mut(channels).enumerate() {
+            let n = block.start + k;
+            let norm = self.norm[n % HOP];
+            frame.iter_mut().for_each(|s| {
+                *s = if n < frames { *s / norm } else { 0.0 };
+            });
+        }
+        out
+    }
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
+    use crate::media::PcmAudio;
+
+    /// Cuts `music` by up to `depth_db` in the speech band, as far as `amounts` (0..=1 per frame,
+    /// from the speech envelope) says. The whole signal as one block of `SpectralDucker`.
+    pub(in crate::pipeline) fn spectral_duck(music: &mut PcmAudio, amounts: &[f32], depth_db: f32) {
+        let channels = usize::from(music.channels.max(1));
+        let frames = music.frames();
+        if frames == 0 || amounts.iter().all(|&a| a == 0.0) {
+            return;
+        }
+        let mut padded = vec![0f32; (frames + 2 * MARGIN) * channels];
+        padded[MARGIN * channels..(MARGIN + frames) * channels].copy_from_slice(&music.samples);
+        let mut ducker = SpectralDucker::new(music.sample_rate, depth_db);
+        music.samples = ducker.process(&padded, channels, 0..frames, frames, amounts, 0);
+    }
 
     #[test]
     fn the_weight_covers_the_speech_band_and_spares_the_rest() {

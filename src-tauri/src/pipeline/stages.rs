@@ -11,14 +11,13 @@ use bgm_models::plan::{MusicPlan, PlanOptions};
 use bgm_models::stt::{TranscribeOptions, Whisper};
 use bgm_models::task::{CancelToken, Progress};
 use bgm_models::weights::WeightsConfig;
-use serde::{Deserialize, Serialize};
 
 use super::error::{PipelineError, Result};
 use super::files::JobFiles;
-use super::loudness::{normalize_matched, Loudness, LoudnessTarget};
-use super::mix::{apply_fades, fit_length, mix, MixSettings, SpeechSpan};
+use super::loudness::LoudnessTarget;
+use super::mix::MixSettings;
 use crate::jobs::JobManifest;
-use crate::media::{decode_audio, detect_cuts, write_wav, CutOptions, MediaError, PcmAudio};
+use crate::media::{decode_audio_to_wav, detect_cuts, CutOptions, MediaError, PcmAudio, WavSink};
 
 /// Whisper's input format.
 pub const SPEECH_RATE: u32 = 16_000;
@@ -82,31 +81,46 @@ pub fn decode(
     cancel: &CancelToken,
 ) -> Result<()> {
     let duration = job.media.duration_seconds.max(0.0);
+    let (speech_path, original_path) = (files.speech_audio(), files.original_audio());
+    prepare(&speech_path)?;
     let mut half = |f: f64| progress.report(f / 2.0);
-    let speech = match decode_audio(&job.input, SPEECH_RATE, 1, &mut half, cancel) {
-        Ok(pcm) => Some(pcm),
-        Err(MediaError::NoAudio { .. }) => None,
+    match decode_audio_to_wav(&job.input, &speech_path, SPEECH_RATE, 1, &mut half, cancel) {
+        Ok(()) => {
+            let mut rest = |f: f64| progress.report(0.5 + f / 2.0);
+            let (rate, channels) = (MIX_RATE, MIX_CHANNELS);
+            decode_audio_to_wav(
+                &job.input,
+                &original_path,
+                rate,
+                channels,
+                &mut rest,
+                cancel,
+            )?;
+        }
+        Err(MediaError::NoAudio { .. }) => {
+            write_silence(&speech_path, duration)?;
+            if files.original_audio().exists() {
+                std::fs::remove_file(files.original_audio())
+                    .map_err(|e| PipelineError::file(&files.original_audio(), e))?;
+            }
+        }
         Err(e) => return Err(e.into()),
-    };
-    let silent = || PcmAudio {
-        samples: vec![0.0; (duration * f64::from(SPEECH_RATE)) as usize],
-        sample_rate: SPEECH_RATE,
-        channels: 1,
-    };
-    write_wav(
-        prepare(&files.speech_audio())?,
-        speech.as_ref().unwrap_or(&silent()),
-    )?;
-    if speech.is_some() {
-        let mut rest = |f: f64| progress.report(0.5 + f / 2.0);
-        let original = decode_audio(&job.input, MIX_RATE, MIX_CHANNELS, &mut rest, cancel)?;
-        write_wav(prepare(&files.original_audio())?, &original)?;
-    } else if files.original_audio().exists() {
-        std::fs::remove_file(files.original_audio())
-            .map_err(|e| PipelineError::file(&files.original_audio(), e))?;
     }
     progress.report(1.0);
     Ok(())
+}
+
+/// Whisper's input for a video without sound: silence as long as the video, a block at a time.
+fn write_silence(path: &Path, seconds: f64) -> Result<()> {
+    let mut sink = WavSink::create(path, SPEECH_RATE, 1)?;
+    let mut left = (seconds * f64::from(SPEECH_RATE)) as usize;
+    let block = vec![0f32; SPEECH_RATE as usize];
+    while left > 0 {
+        let n = left.min(block.len());
+        sink.write(&block[..n])?;
+        left -= n;
+    }
+    Ok(sink.finish()?)
 }
 
 /// Transcribe: Whisper over the speech audio, with an English translation of other languages.
@@ -181,75 +195,4 @@ pub fn cuts(
         Vec::new()
     };
     files.save_cuts(&cuts)
-}
-
-/// Each candidate's loudness after mixing, as stored in `candidates/loudness.json`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct MixReport {
-    pub target: LoudnessTarget,
-    pub candidates: Vec<Loudness>,
-}
-
-/// Mix: each candidate's music fitted to the video, faded, ducked under speech, under the
-/// video's own sound, then all four brought to the same loudness.
-pub fn mix_candidates(
-    job: &JobManifest,
-    config: &PipelineConfig,
-    files: &JobFiles,
-    progress: &mut dyn Progress,
-    cancel: &CancelToken,
-) -> Result<MixReport> {
-    let frames = (job.media.duration_seconds.max(0.0) * f64::from(MIX_RATE)).round() as usize;
-    let original = if files.original_audio().exists() {
-        let mut pcm = read_wav(&files.original_audio())?;
-        fit_length(&mut pcm, frames);
-        Some(pcm)
-    } else {
-        None
-    };
-    let transcript = files.load_transcript()?;
-    let speech: Vec<SpeechSpan> = transcript
-        .segments
-        .iter()
-        .map(|s| SpeechSpan {
-            start: s.start,
-            end: s.end,
-        })
-        .collect();
-    let music_paths = files.each_candidate(JobFiles::music);
-    let mut mixes = Vec::with_capacity(music_paths.len());
-    for (n, path) in music_paths.iter().enumerate() {
-        if cancel.is_cancelled() {
-            return Err(PipelineError::Cancelled);
-        }
-        let mut music = read_wav(path)?;
-        if music.sample_rate != MIX_RATE || music.channels != MIX_CHANNELS {
-            return Err(PipelineError::file(
-                path,
-                format!("music must be {MIX_RATE} Hz stereo"),
-            ));
-        }
-        fit_length(&mut music, frames);
-        apply_fades(
-            &mut music,
-            config.mix.fade_in_seconds,
-            config.mix.fade_out_seconds,
-        );
-        mixes.push(mix(&music, original.as_ref(), &speech, &config.mix)?);
-        progress.report((n + 1) as f64 / (music_paths.len() + 1) as f64);
-    }
-    let loudness = normalize_matched(&mut mixes, &config.loudness)?;
-    for (n, pcm) in mixes.iter().enumerate() {
-        write_wav(prepare(&files.mix(n))?, pcm)?;
-        super::preview::write_waveform(&files.preview(n), pcm)
-            .map_err(|e| PipelineError::file(&files.preview(n), e))?;
-    }
-    let report = MixReport {
-        target: config.loudness,
-        candidates: loudness,
-    };
-    files.save_loudness(&report)?;
-    progress.report(1.0);
-    Ok(report)
 }
