@@ -25,6 +25,17 @@ if [ ! -x "$root/usr/bin/apt-get" ]; then
 fi
 as_root chmod 755 "$root"
 as_root cp /etc/resolv.conf "$root/etc/resolv.conf"
+# The network, not the repository: where TLS is intercepted by a local certificate authority,
+# the fresh system trusts it as this machine does (ca-certificates adds it when installed),
+# and the same variables point tools at the bundle.
+if [ -f /etc/ssl/certs/ca-certificates.crt ]; then
+  as_root mkdir -p "$root/usr/local/share/ca-certificates"
+  as_root cp /etc/ssl/certs/ca-certificates.crt "$root/usr/local/share/ca-certificates/this-network.crt"
+fi
+tls_env=()
+for var in SSL_CERT_FILE CURL_CA_BUNDLE PIP_CERT REQUESTS_CA_BUNDLE NODE_EXTRA_CA_CERTS GIT_SSL_CAINFO; do
+  [ -n "${!var:-}" ] && tls_env+=("$var=${!var}")
+done
 as_root mount -t proc proc "$root/proc"
 as_root mount --bind /sys "$root/sys"
 as_root mount --bind /dev "$root/dev"
@@ -33,7 +44,7 @@ as_root mount -t tmpfs tmpfs "$root/dev/shm"
 as_root rm -rf "$root/root/bgm-studio"
 as_root git clone -q "$repo" "$root/root/bgm-studio"
 
-as_root chroot "$root" env -i HOME=/root TERM=dumb LANG=C.UTF-8 \
+as_root chroot "$root" env -i HOME=/root TERM=dumb LANG=C.UTF-8 "${tls_env[@]}" \
   PATH=/root/.cargo/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
   bash -euo pipefail -c '
   export DEBIAN_FRONTEND=noninteractive
