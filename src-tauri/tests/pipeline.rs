@@ -87,7 +87,15 @@ fn a_video_with_speech_gets_four_mixes_and_exports() {
             frames.abs_diff(expected_frames) <= 1024,
             "candidate {n}: {frames} frames for a {duration} s video"
         );
-        assert!(files.preview(n).exists() && files.spectrogram(n).exists());
+        assert!(files.preview(n).exists());
+        // Every clip Riffusion made is kept as its spectrogram image, in order.
+        let clips = std::fs::read_dir(files.clip_image(n, 0).parent().unwrap())
+            .unwrap()
+            .count();
+        assert!(
+            clips >= 1 && files.clip_image(n, clips - 1).exists(),
+            "{clips} clips"
+        );
     }
     let report: MixReport =
         serde_json::from_str(&std::fs::read_to_string(files.loudness()).unwrap()).unwrap();

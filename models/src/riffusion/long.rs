@@ -4,9 +4,11 @@
 //! the previous one*: during denoising, its first latent columns are replaced at every step by
 //! the previous clip's last latent columns noised to the current level (outpainting of the
 //! overlap strip), so the new clip grows out of the old one. The clips are then laid into one
-//! long spectrogram image, cross-faded over the overlap, and that image becomes audio in one
-//! Griffin-Lim pass, so there is no phase seam either. Within a transition of the plan, clips
+//! long spectrogram, cross-faded over the overlap (`ColumnStitcher` does this as clips arrive),
+//! and that becomes audio in Griffin-Lim passes over long stretches. Within a transition of the plan, clips
 //! morph from one section's prompt and seed to the next one's (embeddings lerped, noise slerped).
+
+use std::ops::ControlFlow;
 
 use candle_core::Tensor;
 use image::RgbImage;
@@ -156,7 +158,8 @@ pub struct LongMusic {
     pub spectrograms: Vec<RgbImage>,
 }
 
-/// Generates every clip of the plan, all candidates of a clip in one batch.
+/// Generates every clip of the plan, all candidates of a clip in one batch, and keeps them all
+/// (see `generate_long_each` for a stream of clips in bounded memory).
 pub fn generate_long(
     model: &RiffusionModel,
     plan: &MusicPlan,
@@ -164,6 +167,38 @@ pub fn generate_long(
     progress: &mut dyn Progress,
     cancel: &CancelToken,
 ) -> Result<LongMusic> {
+    let mut clip_images: Vec<Vec<RgbImage>> = Vec::new();
+    let clips = generate_long_each(model, plan, options, progress, cancel, &mut |_, images| {
+        clip_images.resize_with(images.len(), Vec::new);
+        for (c, image) in images.into_iter().enumerate() {
+            clip_images[c].push(image);
+        }
+        ControlFlow::Continue(())
+    })?;
+    let columns = total_columns(plan);
+    let spectrograms = clip_images
+        .iter()
+        .map(|images| stitch(images, &clips, options.overlap, columns))
+        .collect();
+    Ok(LongMusic {
+        clips,
+        clip_images,
+        spectrograms,
+    })
+}
+
+/// Generates every clip of the plan in order, all candidates of a clip in one batch, handing
+/// each clip's images (one per candidate) to `each_clip` as soon as they are made: memory
+/// holds one clip, however long the plan. Returns the clips' plan. `each_clip` breaking off
+/// (it keeps its own reason) stops generation with `RiffusionError::Cancelled`.
+pub fn generate_long_each(
+    model: &RiffusionModel,
+    plan: &MusicPlan,
+    options: &LongOptions,
+    progress: &mut dyn Progress,
+    cancel: &CancelToken,
+    each_clip: &mut dyn FnMut(&ClipPlan, Vec<RgbImage>) -> ControlFlow<()>,
+) -> Result<Vec<ClipPlan>> {
     let factor = model.downscale();
     if !options.overlap.is_multiple_of(factor) {
         return Err(RiffusionError::Request(format!(
@@ -172,7 +207,6 @@ pub fn generate_long(
     }
     latent_size(model, options.clip_width, options.height)?;
     let clips = plan_clips(plan, options)?;
-    let n = clips[0].candidates.len();
     let generate_options = GenerateOptions {
         negative_prompt: options.negative_prompt.clone(),
         steps: options.steps,
@@ -182,7 +216,6 @@ pub fn generate_long(
         scheduler: options.scheduler,
         init: None,
     };
-    let mut clip_images: Vec<Vec<RgbImage>> = vec![Vec::new(); n];
     let mut previous: Option<Tensor> = None;
     let total = clips.len() as f64;
     for (k, clip) in clips.iter().enumerate() {
@@ -203,47 +236,171 @@ pub fn generate_long(
             &mut clip_progress,
             cancel,
         )?;
-        for (c, image) in out.images.into_iter().enumerate() {
-            clip_images[c].push(image);
+        if each_clip(clip, out.images).is_break() {
+            return Err(RiffusionError::Cancelled);
         }
         previous = Some(out.latents);
     }
-    let columns = total_columns(plan);
-    let spectrograms = clip_images
-        .iter()
-        .map(|images| stitch(images, &clips, options.overlap, columns))
-        .collect();
     progress.report(1.0);
-    Ok(LongMusic {
-        clips,
-        clip_images,
-        spectrograms,
-    })
+    Ok(clips)
 }
 
 /// Lays clips into one image `columns` wide, cross-fading linearly over each overlap.
 pub fn stitch(images: &[RgbImage], clips: &[ClipPlan], overlap: usize, columns: usize) -> RgbImage {
     let height = images.first().map_or(0, |i| i.height());
-    let full = clips.last().map_or(0, |c| c.start_column)
-        + images.last().map_or(0, |i| i.width() as usize);
-    let mut out = RgbImage::new(full as u32, height);
-    for (k, (image, clip)) in images.iter().zip(clips).enumerate() {
-        for x in 0..image.width() as usize {
-            let target = (clip.start_column + x) as u32;
-            let weight = if k > 0 && x < overlap {
-                (x as f32 + 0.5) / overlap as f32
-            } else {
-                1.0
-            };
-            for y in 0..height {
-                let new = image.get_pixel(x as u32, y).0;
-                let old = out.get_pixel(target, y).0;
-                let mixed: [u8; 3] = std::array::from_fn(|i| {
-                    (old[i] as f32 * (1.0 - weight) + new[i] as f32 * weight).round() as u8
-                });
-                out.put_pixel(target, y, image::Rgb(mixed));
+    let mut stitcher = ColumnStitcher::new(height, overlap);
+    let mut out = Columns::new(height);
+    for (image, clip) in images.iter().zip(clips) {
+        out.append(&stitcher.push(clip.start_column, image));
+    }
+    out.append(&stitcher.finish());
+    out.truncate(columns);
+    out.to_image()
+}
+
+/// Columns of a spectrogram, each `height` RGB pixels, stored column after column so they
+/// can be appended and taken from the front cheaply.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Columns {
+    height: u32,
+    data: Vec<u8>,
+}
+
+impl Columns {
+    pub fn new(height: u32) -> Self {
+        Self {
+            height,
+            data: Vec::new(),
+        }
+    }
+
+    fn column_len(&self) -> usize {
+        self.height as usize * 3
+    }
+
+    pub fn len(&self) -> usize {
+        self.data.len().checked_div(self.column_len()).unwrap_or(0)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn append(&mut self, other: &Columns) {
+        self.data.extend_from_slice(&other.data);
+    }
+
+    /// Appends an image's columns (of the same height).
+    pub fn append_image(&mut self, image: &RgbImage) {
+        debug_assert_eq!(image.height(), self.height);
+        self.data
+            .reserve(image.width() as usize * self.column_len());
+        for x in 0..image.width() {
+            for y in 0..image.height() {
+                self.data.extend_from_slice(&image.get_pixel(x, y).0);
             }
         }
     }
-    image::imageops::crop_imm(&out, 0, 0, columns.min(full) as u32, height).to_image()
+
+    /// Keeps the first `columns`.
+    pub fn truncate(&mut self, columns: usize) {
+        self.data.truncate(columns * self.column_len());
+    }
+
+    /// Removes and returns the first `columns`.
+    pub fn take_front(&mut self, columns: usize) -> Columns {
+        let split = (columns * self.column_len()).min(self.data.len());
+        let rest = self.data.split_off(split);
+        Columns {
+            height: self.height,
+            data: std::mem::replace(&mut self.data, rest),
+        }
+    }
+
+    /// Columns `range` as their own strip.
+    pub fn slice(&self, range: std::ops::Range<usize>) -> Columns {
+        let n = self.column_len();
+        Columns {
+            height: self.height,
+            data: self.data[range.start * n..range.end * n].to_vec(),
+        }
+    }
+
+    fn pixel(&self, x: usize, y: u32) -> [u8; 3] {
+        let at = x * self.column_len() + y as usize * 3;
+        [self.data[at], self.data[at + 1], self.data[at + 2]]
+    }
+
+    fn set_pixel(&mut self, x: usize, y: u32, rgb: [u8; 3]) {
+        let at = x * self.column_len() + y as usize * 3;
+        self.data[at..at + 3].copy_from_slice(&rgb);
+    }
+
+    pub fn to_image(&self) -> RgbImage {
+        RgbImage::from_fn(self.len() as u32, self.height, |x, y| {
+            image::Rgb(self.pixel(x as usize, y))
+        })
+    }
+}
+
+/// `stitch` for clips that arrive one at a time: each push hands back the columns no later
+/// clip can change (those before the new clip's start), so memory holds about one clip.
+#[derive(Debug)]
+pub struct ColumnStitcher {
+    overlap: usize,
+    /// Columns from `pending_start` on, not handed back yet.
+    pending: Columns,
+    pending_start: usize,
+    clips: usize,
+}
+
+impl ColumnStitcher {
+    pub fn new(height: u32, overlap: usize) -> Self {
+        Self {
+            overlap,
+            pending: Columns::new(height),
+            pending_start: 0,
+            clips: 0,
+        }
+    }
+
+    /// Lays the next clip (clips come in order of `start_column`) over the pending columns,
+    /// cross-fading the overlap, and returns the columns before `start_column`.
+    pub fn push(&mut self, start_column: usize, image: &RgbImage) -> Columns {
+        let ready = self
+            .pending
+            .take_front(start_column.saturating_sub(self.pending_start));
+        self.pending_start += ready.len();
+        let existing = self.pending.len();
+        let width = image.width() as usize;
+        if width > existing {
+            let extra = Columns {
+                height: self.pending.height,
+                data: vec![0; (width - existing) * self.pending.column_len()],
+            };
+            self.pending.append(&extra);
+        }
+        for x in 0..width {
+            let weight = if self.clips > 0 && x < self.overlap && x < existing {
+                (x as f32 + 0.5) / self.overlap as f32
+            } else {
+                1.0
+            };
+            for y in 0..image.height() {
+                let new = image.get_pixel(x as u32, y).0;
+                let old = self.pending.pixel(x, y);
+                let mixed: [u8; 3] = std::array::from_fn(|i| {
+                    (old[i] as f32 * (1.0 - weight) + new[i] as f32 * weight).round() as u8
+                });
+                self.pending.set_pixel(x, y, mixed);
+            }
+        }
+        self.clips += 1;
+        ready
+    }
+
+    /// Every column still pending.
+    pub fn finish(self) -> Columns {
+        self.pending
+    }
 }

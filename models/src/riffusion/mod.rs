@@ -26,8 +26,8 @@ pub use generate::{
 };
 pub use interpolate::{lerp, slerp};
 pub use long::{
-    clip_seed, generate_long, plan_clips, stitch, total_columns, ClipPlan, LongMusic, LongOptions,
-    COLUMNS_PER_SECOND, DEFAULT_OVERLAP,
+    clip_seed, generate_long, generate_long_each, plan_clips, stitch, total_columns, ClipPlan,
+    ColumnStitcher, Columns, LongMusic, LongOptions, COLUMNS_PER_SECOND, DEFAULT_OVERLAP,
 };
 pub use model::{RiffusionModel, CPU_UNET_ROWS, MODEL_NAME};
 pub use rng::{seeded_noise, NoiseRng};

@@ -17,6 +17,10 @@ pub enum PhaseInit {
     /// torchaudio's `rand_init=True`: complex start with real and imaginary parts uniform in
     /// [0, 1), drawn from our seeded generator.
     Random { seed: u64 },
+    /// `Random` for frames that are part of a longer spectrogram starting `first_frame`
+    /// columns in: each frame draws what it would draw in the whole spectrogram, so pieces
+    /// converted apart start from the same phases where they overlap.
+    RandomFrom { seed: u64, first_frame: usize },
     /// torchaudio's `rand_init=False`: every bin starts at 1 + 0i (for parity tests).
     Ones,
 }
@@ -59,9 +63,14 @@ pub fn griffin_lim(
     let mut scratches: Vec<FrameScratch> = (0..n_groups).map(|_| plan.scratch()).collect();
 
     let mut angles = vec![Complex32::new(1.0, 0.0); n * k];
-    if let PhaseInit::Random { seed } = init {
+    let random = match init {
+        PhaseInit::Random { seed } => Some((seed, 0)),
+        PhaseInit::RandomFrom { seed, first_frame } => Some((seed, first_frame)),
+        PhaseInit::Ones => None,
+    };
+    if let Some((seed, first_frame)) = random {
         angles.par_chunks_mut(k).enumerate().for_each(|(t, row)| {
-            let mut rng = SplitMix64::keyed(seed, channel, t);
+            let mut rng = SplitMix64::keyed(seed, channel, first_frame + t);
             for a in row {
                 let re = rng.next_f32();
                 let im = rng.next_f32();

@@ -33,40 +33,75 @@ fn db_to_gain(db: f32) -> f32 {
 
 /// Levels `channels` in place (same gain on every channel); silence stays silent.
 pub fn normalize(channels: &mut [Vec<f32>], sample_rate: u32, opts: &LoudnessOptions) {
-    let count: usize = channels.iter().map(Vec::len).sum();
-    let peak = channels
-        .iter()
-        .flat_map(|c| c.iter())
-        .fold(0.0f32, |m, &x| m.max(x.abs()));
-    if count == 0 || peak.is_nan() || peak <= 0.0 {
-        return;
+    let mut stats = LevelStats::default();
+    for c in channels.iter() {
+        stats.add(c);
     }
-    let sum_sq: f64 = channels
-        .iter()
-        .flat_map(|c| c.iter())
-        .map(|&x| f64::from(x) * f64::from(x))
-        .sum();
-    let rms = (sum_sq / count as f64).sqrt() as f32;
-    // Ceiling a hair below the target so f32 rounding can never cross it.
-    let ceiling = db_to_gain(opts.peak_dbfs) * (1.0 - 1e-6);
-    let rms_gain = db_to_gain(opts.target_rms_dbfs) / rms;
-    let limit_gain = ceiling / peak * db_to_gain(opts.max_limiting_db.max(0.0));
-    let gain = rms_gain.min(limit_gain);
+    let Some(gain) = stats.gain(opts) else {
+        return;
+    };
     for c in channels.iter_mut() {
         for x in c.iter_mut() {
             *x *= gain;
         }
     }
-    if peak * gain > ceiling {
-        let ramp = ((opts.limiter_ramp_s * sample_rate as f32) as usize).max(1);
+    if stats.needs_limiter(gain, opts) {
+        let (ceiling, ramp) = opts.limiter(sample_rate);
         limit(channels, ceiling, ramp);
+    }
+}
+
+impl LoudnessOptions {
+    /// The limiter's ceiling (linear, a hair below the target so f32 rounding can never cross
+    /// it) and its ramp in samples. `limit` over a stretch with `ramp` samples of context on
+    /// each side gives the stretch exactly what it gets in the whole signal.
+    pub fn limiter(&self, sample_rate: u32) -> (f32, usize) {
+        let ceiling = db_to_gain(self.peak_dbfs) * (1.0 - 1e-6);
+        let ramp = ((self.limiter_ramp_s * sample_rate as f32) as usize).max(1);
+        (ceiling, ramp)
+    }
+}
+
+/// What levelling needs to know of audio that arrives a block at a time: its energy and peak.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct LevelStats {
+    sum_sq: f64,
+    count: usize,
+    peak: f32,
+}
+
+impl LevelStats {
+    pub fn add(&mut self, samples: &[f32]) {
+        self.count += samples.len();
+        for &x in samples {
+            self.sum_sq += f64::from(x) * f64::from(x);
+            self.peak = self.peak.max(x.abs());
+        }
+    }
+
+    /// The one gain that brings the audio to the RMS target, held back so the limiter never
+    /// has to take off more than its maximum; `None` for silence, which stays as it is.
+    pub fn gain(&self, opts: &LoudnessOptions) -> Option<f32> {
+        if self.count == 0 || self.peak.is_nan() || self.peak <= 0.0 {
+            return None;
+        }
+        let rms = (self.sum_sq / self.count as f64).sqrt() as f32;
+        let (ceiling, _) = opts.limiter(1);
+        let rms_gain = db_to_gain(opts.target_rms_dbfs) / rms;
+        let limit_gain = ceiling / self.peak * db_to_gain(opts.max_limiting_db.max(0.0));
+        Some(rms_gain.min(limit_gain))
+    }
+
+    /// Whether `gain` takes the peak over the ceiling, so the limiter must run.
+    pub fn needs_limiter(&self, gain: f32, opts: &LoudnessOptions) -> bool {
+        self.peak * gain > opts.limiter(1).0
     }
 }
 
 /// Look-ahead limiter: the required gain per sample, min-held over `ramp` samples ahead and
 /// box-averaged over `ramp` samples behind, is never above what any sample needs, so no sample
 /// exceeds `ceiling`, and the gain moves in ramps instead of steps.
-fn limit(channels: &mut [Vec<f32>], ceiling: f32, ramp: usize) {
+pub fn limit(channels: &mut [Vec<f32>], ceiling: f32, ramp: usize) {
     let len = channels.iter().map(Vec::len).max().unwrap_or(0);
     let need: Vec<f32> = (0..len)
         .map(|i| {

@@ -33,7 +33,7 @@ pub use converter::{
 pub use error::{Result, SpectrogramError};
 pub use griffin_lim::PhaseInit;
 pub use image_codec::level_of;
-pub use loudness::{normalize, LoudnessOptions};
+pub use loudness::{limit, normalize, LevelStats, LoudnessOptions};
 pub use mel::{hz_to_mel_htk, mel_to_hz_htk, MelFilter, MelFilterbank};
 pub use params::SpectrogramParams;
 pub use png_meta::{decode_png, encode_png, read_png, write_png, SpectrogramMetadata};

@@ -18,8 +18,7 @@ use image::RgbImage;
 use serde::Serialize;
 
 use super::{print_json, progress};
-use crate::media;
-use crate::pipeline::music_from_spectrogram;
+use crate::pipeline::write_music;
 
 #[derive(Debug, clap::Args)]
 pub struct GenerateArgs {
@@ -213,15 +212,14 @@ pub(super) fn run(
             None => None,
         };
         let source = whole.as_ref().unwrap_or(&clips[0]);
-        let pcm = music_from_spectrogram(&converter, source.clone(), args.seed)?;
         let audio_path = folder.join("music.wav");
-        media::write_wav(&audio_path, &pcm)?;
+        let seconds = write_music(&converter, source, args.seed, &folder, &audio_path)?;
         report.candidates.push(CandidateOutput {
             index,
             clips: clip_paths,
             spectrogram,
             audio: audio_path,
-            seconds: pcm.duration_seconds(),
+            seconds,
         });
     }
     if args.json {

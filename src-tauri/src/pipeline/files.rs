@@ -20,6 +20,9 @@ pub struct JobFiles {
     pub dir: PathBuf,
 }
 
+/// The folder of a candidate's clip images.
+pub const CLIPS: &str = "clips";
+
 impl JobFiles {
     pub fn new(dir: &Path) -> Self {
         Self {
@@ -61,8 +64,11 @@ impl JobFiles {
         self.candidate_dir(n).join("music.wav")
     }
 
-    pub fn spectrogram(&self, n: usize) -> PathBuf {
-        self.candidate_dir(n).join("spectrogram.png")
+    /// Clip `k` of candidate `n`'s music, as the spectrogram image Riffusion made.
+    pub fn clip_image(&self, n: usize, k: usize) -> PathBuf {
+        self.candidate_dir(n)
+            .join(CLIPS)
+            .join(format!("{k:04}.png"))
     }
 
     pub fn mix(&self, n: usize) -> PathBuf {

@@ -1,19 +1,20 @@
 //! The generate stage: Riffusion plays the plan, all four candidates of each clip in one
 //! batch, and each candidate's spectrogram becomes 44.1 kHz stereo music.
 
+use std::ops::ControlFlow;
 use std::time::Instant;
 
-use bgm_models::riffusion::{generate_long, LongOptions, RiffusionModel, SchedulerKind};
-use bgm_models::spectrogram::{
-    ImageToAudioOptions, PhaseInit, SpectrogramConverter, SpectrogramParams,
+use bgm_models::riffusion::{
+    generate_long_each, total_columns, LongOptions, RiffusionModel, SchedulerKind,
 };
+use bgm_models::spectrogram::{SpectrogramConverter, SpectrogramParams};
 use bgm_models::task::{CancelToken, Progress};
-use image::{DynamicImage, RgbImage};
 
 use super::error::{PipelineError, Result};
 use super::files::JobFiles;
-use super::stages::{PipelineConfig, MIX_CHANNELS, MIX_RATE};
-use crate::media::{write_wav, PcmAudio};
+use super::files::CLIPS;
+use super::music_writer::MusicWriter;
+use super::stages::PipelineConfig;
 
 /// The denoising time of one generation: what a step costs on this machine.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -70,80 +71,84 @@ pub fn generate_candidates(
     if let Some(steps) = config.steps {
         options.steps = steps as usize;
     }
-    let music = {
-        let model = RiffusionModel::load_default(&config.weights, &config.device)?;
-        let mut diffusion = |f: f64| progress.report(f * 0.8);
-        let started = Instant::now();
-        let music =
-            generate_long(&model, &plan, &options, &mut diffusion, cancel).map_err(|e| {
-                if cancel.is_cancelled() {
-                    PipelineError::Cancelled
-                } else {
-                    e.into()
-                }
-            })?;
-        let timing = DiffusionTiming {
-            device: config.device.kind.to_string(),
-            batch: indices.len() * 2,
-            steps: options.steps * music.clips.len(),
-            seconds: started.elapsed().as_secs_f64(),
-        };
-        files.save_diffusion_timing(&timing)?;
-        music
-        // The model (and its GPU memory) is dropped here, before the audio work.
-    };
     let converter = SpectrogramConverter::new(SpectrogramParams::default())?;
-    let total = music.spectrograms.len();
-    for (k, (&n, spectrogram)) in indices.iter().zip(music.spectrograms).enumerate() {
-        if cancel.is_cancelled() {
-            return Err(PipelineError::Cancelled);
-        }
-        std::fs::create_dir_all(files.candidate_dir(n))
-            .map_err(|e| PipelineError::file(&files.candidate_dir(n), e))?;
-        spectrogram
-            .save(files.spectrogram(n))
-            .map_err(|e| PipelineError::file(&files.spectrogram(n), e))?;
+    let mut writers = Vec::with_capacity(indices.len());
+    for &n in &indices {
+        let dir = files.candidate_dir(n);
+        std::fs::create_dir_all(dir.join(CLIPS)).map_err(|e| PipelineError::file(&dir, e))?;
         let seed = full_plan
             .sections
             .first()
             .and_then(|s| s.candidates.get(n))
             .map_or(0, |c| u64::from(c.seed));
-        let pcm = music_from_spectrogram(&converter, spectrogram, seed)?;
-        write_wav(&files.music(n), &pcm)?;
-        progress.report(0.8 + 0.2 * (k + 1) as f64 / total as f64);
+        let height = options.height as u32;
+        writers.push(MusicWriter::new(
+            &converter,
+            seed,
+            height,
+            options.overlap,
+            &dir,
+        )?);
+    }
+    let model = RiffusionModel::load_default(&config.weights, &config.device)?;
+    let mut diffusion = |f: f64| progress.report(f * 0.95);
+    let started = Instant::now();
+    let mut clip_index = 0;
+    // What stopped the clips from our side (a file that could not be written).
+    let mut failure: Option<PipelineError> = None;
+    // Each clip's images are saved and stitched into their candidate's music as they come, so
+    // memory holds one clip and one Griffin-Lim stretch per candidate, however long the video.
+    let generated = generate_long_each(
+        &model,
+        &plan,
+        &options,
+        &mut diffusion,
+        cancel,
+        &mut |clip, images| {
+            let saved = indices
+                .iter()
+                .zip(writers.iter_mut())
+                .zip(&images)
+                .try_for_each(|((&n, writer), image)| {
+                    let path = files.clip_image(n, clip_index);
+                    image
+                        .save(&path)
+                        .map_err(|e| PipelineError::file(&path, e))?;
+                    writer.push_clip(clip.start_column, image)
+                });
+            clip_index += 1;
+            match saved {
+                Ok(()) => ControlFlow::Continue(()),
+                Err(e) => {
+                    failure = Some(e);
+                    ControlFlow::Break(())
+                }
+            }
+        },
+    );
+    let clips = match (generated, failure) {
+        (Ok(clips), _) => clips,
+        (Err(_), Some(failure)) => return Err(failure),
+        (Err(_), None) if cancel.is_cancelled() => return Err(PipelineError::Cancelled),
+        (Err(e), None) => return Err(e.into()),
+    };
+    let timing = DiffusionTiming {
+        device: config.device.kind.to_string(),
+        batch: indices.len() * 2,
+        steps: options.steps * clips.len(),
+        seconds: started.elapsed().as_secs_f64(),
+    };
+    files.save_diffusion_timing(&timing)?;
+    // The model (and its GPU memory) goes before the last audio work.
+    drop(model);
+    let columns = total_columns(&plan);
+    let total = writers.len();
+    for (k, (&n, writer)) in indices.iter().zip(writers).enumerate() {
+        if cancel.is_cancelled() {
+            return Err(PipelineError::Cancelled);
+        }
+        writer.finish(columns, &files.music(n))?;
+        progress.report(0.95 + 0.05 * (k + 1) as f64 / total as f64);
     }
     Ok(())
-}
-
-/// A spectrogram image as music in the mix's format (Griffin-Lim with phases from `seed`):
-/// what the pipeline and `bgm-studio generate` both write.
-pub fn music_from_spectrogram(
-    converter: &SpectrogramConverter,
-    spectrogram: RgbImage,
-    seed: u64,
-) -> Result<PcmAudio> {
-    let audio = converter.image_to_audio(
-        &DynamicImage::ImageRgb8(spectrogram),
-        &ImageToAudioOptions {
-            phase_init: PhaseInit::Random { seed },
-            ..Default::default()
-        },
-    )?;
-    to_mix_format(&audio.channels, audio.sample_rate)
-}
-
-/// Riffusion's audio is 44.1 kHz; mono becomes the two channels of the mix.
-fn to_mix_format(channels: &[Vec<f32>], sample_rate: u32) -> Result<PcmAudio> {
-    if sample_rate != MIX_RATE {
-        return Err(PipelineError::MusicFormat(format!(
-            "the spectrogram's audio is {sample_rate} Hz, the mix needs {MIX_RATE} Hz"
-        )));
-    }
-    let stereo: Vec<Vec<f32>> = match channels {
-        [mono] => vec![mono.clone(), mono.clone()],
-        [left, right, ..] => vec![left.clone(), right.clone()],
-        [] => return Err(PipelineError::MusicFormat("it has no audio".into())),
-    };
-    debug_assert_eq!(stereo.len(), usize::from(MIX_CHANNELS));
-    Ok(PcmAudio::from_channels(&stereo, sample_rate))
 }

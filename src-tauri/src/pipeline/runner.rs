@@ -331,11 +331,8 @@ fn outputs(stage: StageName, files: &JobFiles) -> Vec<PathBuf> {
         StageName::Emotions => vec![files.timeline()],
         StageName::Cuts => vec![files.cuts()],
         StageName::Plan => vec![files.plan()],
-        StageName::Generate => {
-            let mut paths = files.each_candidate(JobFiles::music);
-            paths.extend(files.each_candidate(JobFiles::spectrogram));
-            paths
-        }
+        // The clip images are kept beside the music, but the music is what later stages use.
+        StageName::Generate => files.each_candidate(JobFiles::music),
         StageName::Mix => {
             let mut paths = files.each_candidate(JobFiles::mix);
             paths.extend(files.each_candidate(JobFiles::preview));
