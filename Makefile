@@ -112,6 +112,7 @@ fuzz:
 
 bench:
 	$(CARGO) bench -p bgm-studio --bench export
+	$(CARGO) bench -p bgm-studio --bench long_input
 	$(CARGO) bench -p bgm-models --bench spectrogram
 	$(CARGO) bench -p bgm-models --bench whisper
 	$(CARGO) bench -p bgm-models --bench riffusion

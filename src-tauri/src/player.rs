@@ -359,7 +359,7 @@ impl Inner {
             };
         };
         let now = session.snapshot();
-        let frames = session.tracks[now.index].frames;
+        let frames = session.tracks[now.index].frames();
         let rate = f64::from(session.rate);
         PlayerState {
             loaded: true,
@@ -372,30 +372,72 @@ impl Inner {
     }
 }
 
-/// One decoded mix: interleaved stereo samples.
-struct Track {
-    samples: Box<[f32]>,
-    frames: u64,
+/// One mix, as interleaved stereo samples: in memory, or, for the 32-bit float stereo WAVs the
+/// pipeline writes, mapped from the file, so four hour-long candidates do not take 5 GB of
+/// memory; only the stretch being played is read in, and the OS may drop it again.
+enum Track {
+    Decoded {
+        samples: Box<[f32]>,
+        frames: u64,
+    },
+    Mapped {
+        map: memmap2::Mmap,
+        data: usize,
+        frames: u64,
+    },
 }
 
 impl Track {
     fn from_interleaved(samples: Vec<f32>) -> Self {
         let frames = (samples.len() / 2) as u64;
-        Self {
+        Self::Decoded {
             samples: samples.into_boxed_slice(),
             frames,
         }
     }
 
+    /// Maps `path` if it is a 32-bit float stereo WAV (returns its rate), else `None`.
+    fn map(path: &Path) -> Option<(Self, u32)> {
+        use std::io::Seek;
+        let file = std::fs::File::open(path).ok()?;
+        let reader = hound::WavReader::new(std::io::BufReader::new(&file)).ok()?;
+        let spec = reader.spec();
+        let float_stereo = spec.sample_format == hound::SampleFormat::Float
+            && spec.bits_per_sample == 32
+            && spec.channels == 2;
+        let frames = u64::from(reader.duration());
+        // hound stops reading at the start of the samples.
+        let data = usize::try_from(reader.into_inner().stream_position().ok()?).ok()?;
+        // SAFETY: the app never writes a mix in place (a new mix is a new file renamed over
+        // the old one), so the mapped file does not change under us.
+        let map = unsafe { memmap2::Mmap::map(&file) }.ok()?;
+        let fits = (data as u64).saturating_add(frames * 8) <= map.len() as u64;
+        (float_stereo && fits && frames > 0)
+            .then_some((Self::Mapped { map, data, frames }, spec.sample_rate))
+    }
+
+    fn frames(&self) -> u64 {
+        match self {
+            Self::Decoded { frames, .. } | Self::Mapped { frames, .. } => *frames,
+        }
+    }
+
     /// The frame's two samples; silence past the end (a fading-out head may run past it).
     fn frame(&self, frame: u64) -> [f32; 2] {
-        let at = usize::try_from(frame)
-            .ok()
-            .and_then(|f| f.checked_mul(2))
-            .unwrap_or(usize::MAX);
-        match self.samples.get(at..at.saturating_add(2)) {
-            Some(&[left, right]) => [left, right],
-            _ => [0.0, 0.0],
+        if frame >= self.frames() {
+            return [0.0, 0.0];
+        }
+        let at = frame as usize * 2;
+        match self {
+            Self::Decoded { samples, .. } => [samples[at], samples[at + 1]],
+            Self::Mapped { map, data, .. } => {
+                let byte = data + at * 4;
+                let sample = |i: usize| {
+                    let bytes: [u8; 4] = map[i..i + 4].try_into().expect("4 bytes");
+                    f32::from_le_bytes(bytes)
+                };
+                [sample(byte), sample(byte + 4)]
+            }
         }
     }
 }
@@ -442,7 +484,7 @@ impl Session {
     }
 
     fn frames(&self, index: usize) -> u64 {
-        self.tracks[index].frames
+        self.tracks[index].frames()
     }
 
     fn current_frames(&self) -> u64 {
@@ -503,7 +545,7 @@ impl Session {
                 return None;
             }
             let index = self.index.load(Ordering::Acquire);
-            let end = self.tracks.get(index)?.frames;
+            let end = self.tracks.get(index)?.frames();
             let frame = word & FRAME_MASK;
             let (next, taken) = if frame >= end {
                 (end, None)
@@ -867,6 +909,9 @@ fn decode_all(paths: &[PathBuf]) -> Result<(Vec<Track>, u32), PlayerError> {
 /// Decodes one WAV file (mono or stereo) into interleaved stereo `f32`. Mono is duplicated to
 /// both channels.
 fn decode(path: &Path) -> Result<(Track, u32), PlayerError> {
+    if let Some(mapped) = Track::map(path) {
+        return Ok(mapped);
+    }
     let pcm = crate::media::read_wav(path)?;
     if !(1..=2).contains(&pcm.channels) {
         return Err(PlayerError::UnsupportedFormat {
@@ -1127,13 +1172,19 @@ mod tests {
             let path = dir.path().join(format!("{bits}{float}.wav"));
             write_wav(&path, spec(2, 44_100, bits, float), 100);
             let (track, rate) = decode(&path).unwrap();
-            assert_eq!((rate, track.frames), (44_100, 100));
+            assert_eq!((rate, track.frames()), (44_100, 100));
+            // The float stereo file is mapped, the others decoded.
+            assert_eq!(matches!(track, Track::Mapped { .. }), float, "{bits} bits");
             decoded.push(track);
         }
         for track in &decoded {
-            for (a, b) in track.samples.iter().zip(decoded[0].samples.iter()) {
-                assert!((a - b).abs() < 1e-2, "{a} vs {b}");
+            for frame in 0..100 {
+                let (a, b) = (track.frame(frame), decoded[0].frame(frame));
+                for (a, b) in a.iter().zip(b) {
+                    assert!((a - b).abs() < 1e-2, "{a} vs {b}");
+                }
             }
+            assert_eq!(track.frame(100), [0.0, 0.0], "silence past the end");
         }
         assert_eq!(decoded[0].frame(1), [-0.25, 0.0]);
     }
@@ -1144,7 +1195,7 @@ mod tests {
         let path = dir.path().join("mono.wav");
         write_wav(&path, spec(1, 22_050, 16, false), 10);
         let (track, rate) = decode(&path).unwrap();
-        assert_eq!((rate, track.frames), (22_050, 10));
+        assert_eq!((rate, track.frames()), (22_050, 10));
         assert_eq!(track.frame(1), [-0.5, -0.5]);
     }
 

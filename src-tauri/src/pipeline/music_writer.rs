@@ -317,7 +317,7 @@ pub fn write_music(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use bgm_models::spectrogram::SpectrogramParams;
+    use bgm_models::spectrogram::{Audio, SpectrogramParams};
 
     /// A spectrogram of music-like sound `seconds` long: chords that change every second.
     fn spectrogram(converter: &SpectrogramConverter, seconds: f64) -> RgbImage {
@@ -337,6 +337,17 @@ mod tests {
             .unwrap()
             .image
             .to_rgb8()
+    }
+
+    /// The whole image in one Griffin-Lim pass, levelled: what the converter alone makes.
+    fn at_once(converter: &SpectrogramConverter, image: &RgbImage, seed: u64) -> Audio {
+        let options = ImageToAudioOptions {
+            phase_init: PhaseInit::Random { seed },
+            ..Default::default()
+        };
+        converter
+            .image_to_audio(&DynamicImage::ImageRgb8(image.clone()), &options)
+            .unwrap()
     }
 
     fn read(path: &Path) -> PcmAudio {
@@ -371,15 +382,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let dest = dir.path().join("music.wav");
         let seconds = write_music(&converter, &image, 11, dir.path(), &dest).unwrap();
-        let whole = converter
-            .image_to_audio(
-                &DynamicImage::ImageRgb8(image.clone()),
-                &ImageToAudioOptions {
-                    phase_init: PhaseInit::Random { seed: 11 },
-                    ..Default::default()
-                },
-            )
-            .unwrap();
+        let whole = at_once(&converter, &image, 11);
         let music = read(&dest);
         assert_eq!((music.sample_rate, music.channels), (MIX_RATE, 2));
         assert_eq!(music.frames(), whole.channels[0].len());
@@ -434,16 +437,7 @@ mod tests {
             );
         }
 
-        let whole = converter
-            .image_to_audio(
-                &DynamicImage::ImageRgb8(image.clone()),
-                &ImageToAudioOptions {
-                    phase_init: PhaseInit::Random { seed: 5 },
-                    ..Default::default()
-                },
-            )
-            .unwrap();
-        let whole = PcmAudio::from_channels(&whole.channels, MIX_RATE);
+        let whole = PcmAudio::from_channels(&at_once(&converter, &image, 5).channels, MIX_RATE);
         let (ours, reference) = (
             round_trip_error(&converter, &image, &music),
             round_trip_error(&converter, &image, &whole),
