@@ -62,6 +62,7 @@ pub fn export_bindings(path: &Path) -> Result<(), String> {
 /// Opens the window and runs until it is closed; `open` is a video to open at once.
 pub fn run(open: Option<PathBuf>) -> anyhow::Result<()> {
     crate::logging::init_file(&crate::paths::AppPaths::from_env().log_dir());
+    crate::priority::lower_compute_pool();
     let bindings = command_bindings();
     tauri::Builder::default()
         // The file picker is opened from Rust (`pick_video`), so the page gets no dialog rights.

@@ -10,6 +10,7 @@ pub mod media;
 pub mod paths;
 pub mod pipeline;
 pub mod player;
+pub mod priority;
 pub mod settings;
 pub mod studio;
 pub mod sync;

@@ -71,6 +71,7 @@ impl Tasks {
         let spawned = std::thread::Builder::new()
             .name(format!("task {key}"))
             .spawn(move || {
+                crate::priority::lower_this_thread();
                 let outcome = catch_unwind(AssertUnwindSafe(|| work(&cancel)))
                     .map_err(|panic| TaskError::Crashed(panic_message(&panic)));
                 table.finish(&owned_key);
