@@ -1,6 +1,6 @@
-//! One candidate's sound track: the music stitched from its clips, fitted to the video, faded,
-//! ducked under speech, and laid under the video's own audio. All at one rate and channel count
-//! (the app uses 44.1 kHz stereo).
+//! One candidate's sound track: the music fitted to the video, faded, ducked under speech, and
+//! laid under the video's own audio, a block at a time. All at one rate and channel count (the
+//! app uses 44.1 kHz stereo).
 
 use serde::{Deserialize, Serialize};
 
@@ -78,57 +78,12 @@ pub struct SpeechSpan {
 pub enum MixError {
     #[error("the music and the video's audio differ in format ({0}); both must be {1}")]
     FormatMismatch(String, String),
-    #[error("there is no music to mix")]
-    NoMusic,
     #[error(transparent)]
     Read(crate::media::WavError),
 }
 
 fn db_to_gain(db: f32) -> f32 {
     10f32.powf(db / 20.0)
-}
-
-fn describe(pcm: &PcmAudio) -> String {
-    format!("{} Hz, {} channel(s)", pcm.sample_rate, pcm.channels)
-}
-
-/// Joins clips end to end, overlapping each pair by `crossfade_seconds` with an equal-power
-/// crossfade, so uncorrelated music keeps its loudness through the join.
-pub fn stitch(clips: &[PcmAudio], crossfade_seconds: f64) -> Result<PcmAudio, MixError> {
-    let first = clips.first().ok_or(MixError::NoMusic)?;
-    let channels = usize::from(first.channels);
-    let mut out = first.samples.clone();
-    for clip in &clips[1..] {
-        if clip.sample_rate != first.sample_rate || clip.channels != first.channels {
-            return Err(MixError::FormatMismatch(describe(clip), describe(first)));
-        }
-        let overlap = ((crossfade_seconds * f64::from(first.sample_rate)) as usize)
-            .min(out.len() / channels)
-            .min(clip.frames());
-        let start = out.len() - overlap * channels;
-        for i in 0..overlap {
-            let t = (i as f32 + 0.5) / overlap as f32;
-            let (fade_out, fade_in) = (
-                (t * std::f32::consts::FRAC_PI_2).cos(),
-                (t * std::f32::consts::FRAC_PI_2).sin(),
-            );
-            for c in 0..channels {
-                let k = i * channels + c;
-                out[start + k] = out[start + k] * fade_out + clip.samples[k] * fade_in;
-            }
-        }
-        out.extend_from_slice(&clip.samples[overlap * channels..]);
-    }
-    Ok(PcmAudio {
-        samples: out,
-        sample_rate: first.sample_rate,
-        channels: first.channels,
-    })
-}
-
-/// Trims or pads with silence to exactly `frames` samples per channel.
-pub fn fit_length(pcm: &mut PcmAudio, frames: usize) {
-    pcm.samples.resize(frames * usize::from(pcm.channels), 0.0);
 }
 
 /// How far the closing decay falls before the final click-free ramp: like a reverb tail, the
@@ -723,31 +678,5 @@ mod tests {
         };
         let out = mix(&music, None, &[], &quieter).unwrap();
         assert!((rms_db(&music, 0.1, 0.9) - rms_db(&out, 0.1, 0.9) - 6.0).abs() < 0.01);
-    }
-
-    #[test]
-    fn clips_are_crossfaded_and_the_music_fitted_and_faded() {
-        let clips = [tone(1.0, 220.0, 0.5), tone(1.0, 330.0, 0.5)];
-        let mut music = stitch(&clips, 0.1).unwrap();
-        assert_eq!(music.frames(), 2 * 44_100 - 4_410);
-        fit_length(&mut music, 100_000);
-        assert_eq!(music.frames(), 100_000);
-        apply_fades(&mut music, 0.5, 0.5);
-        assert_eq!(music.samples[0], 0.0);
-        assert!(music.samples[music.samples.len() - 1].abs() < 1e-4);
-        let err = stitch(
-            &[
-                tone(0.1, 1.0, 1.0),
-                PcmAudio {
-                    samples: vec![0.0; 10],
-                    sample_rate: 48_000,
-                    channels: 2,
-                },
-            ],
-            0.01,
-        )
-        .unwrap_err();
-        assert!(err.to_string().contains("48000"), "{err}");
-        assert!(matches!(stitch(&[], 0.1), Err(MixError::NoMusic)));
     }
 }
