@@ -117,7 +117,10 @@ pub fn griffin_lim(
                     for ((a, p), &r) in ang.iter_mut().zip(prv.iter_mut()).zip(&scratch.spec[..k]) {
                         // torch: angles = rebuilt - tprev * alpha (tprev is 0 on the first pass).
                         let v = if first { r } else { r - *p * alpha };
-                        *a = v / (v.norm() + 1e-16);
+                        // |v| as sqrt(re² + im²): libm's hypot, which `norm` calls, costs
+                        // several times more, and these magnitudes cannot overflow.
+                        let norm = (v.re * v.re + v.im * v.im).sqrt();
+                        *a = v / (norm + 1e-16);
                         *p = r;
                     }
                     inverse_of(plan, &mags.data[t * k..(t + 1) * k], ang, scratch, out);
