@@ -268,7 +268,6 @@ fn generate(model: &RiffusionModel) {
                 &image::DynamicImage::ImageRgb8(image),
                 &ImageToAudioOptions {
                     phase_init: PhaseInit::Random { seed: seed as u64 },
-                    ..Default::default()
                 },
             )
             .expect("spectrogram to audio");

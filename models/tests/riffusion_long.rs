@@ -141,7 +141,6 @@ fn twenty_seconds_of_four_distinct_seamless_candidates() {
             &image::DynamicImage::ImageRgb8(music.spectrograms[0].clone()),
             &ImageToAudioOptions {
                 phase_init: PhaseInit::Random { seed: 0 },
-                ..Default::default()
             },
         )
         .unwrap();

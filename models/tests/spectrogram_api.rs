@@ -1,8 +1,8 @@
 //! Behaviour of the public spectrogram API: validation, PNG metadata, determinism, levels.
 
 use bgm_models::spectrogram::{
-    decode_png, encode_png, ImageToAudioOptions, LoudnessOptions, MelFilterbank, PhaseInit,
-    SpectrogramConverter, SpectrogramError, SpectrogramParams,
+    decode_png, encode_png, ImageToAudioOptions, MelFilterbank, PhaseInit, SpectrogramConverter,
+    SpectrogramError, SpectrogramParams, INT16_SCALE,
 };
 use image::{DynamicImage, GrayImage, Rgb, RgbImage, RgbaImage};
 
@@ -151,7 +151,6 @@ fn same_seed_same_audio_regardless_of_threads() {
     let image = DynamicImage::ImageRgb8(test_image(24));
     let opts = ImageToAudioOptions {
         phase_init: PhaseInit::Random { seed: 42 },
-        loudness: None,
     };
     let a = conv.image_to_audio(&image, &opts).unwrap();
     let pool = rayon::ThreadPoolBuilder::new()
@@ -162,7 +161,6 @@ fn same_seed_same_audio_regardless_of_threads() {
     assert_eq!(a, b);
     let other = ImageToAudioOptions {
         phase_init: PhaseInit::Random { seed: 43 },
-        loudness: None,
     };
     let c = conv.image_to_audio(&image, &other).unwrap();
     assert_ne!(a, c);
@@ -223,31 +221,46 @@ fn stereo_uses_green_and_blue() {
     assert_ne!(audio.channels[0], audio.channels[1]);
 }
 
+/// The audio is Griffin-Lim's own output, level and dynamics untouched; only audio beyond full
+/// scale is brought down, by one gain, to -0.1 dBFS.
 #[test]
-fn loudness_hits_the_rms_target_without_exceeding_the_ceiling() {
+fn audio_keeps_griffin_lims_level_and_is_scaled_only_to_fit_full_scale() {
     let conv = converter();
     let image = DynamicImage::ImageRgb8(test_image(64));
-    let audio = conv
-        .image_to_audio(&image, &ImageToAudioOptions::default())
-        .unwrap();
-    let x = &audio.channels[0];
-    let peak = x.iter().fold(0.0f32, |m, v| m.max(v.abs()));
-    let rms = (x.iter().map(|v| f64::from(*v).powi(2)).sum::<f64>() / x.len() as f64).sqrt();
-    let peak_db = 20.0 * peak.log10();
-    let rms_db = 20.0 * rms.log10();
-    eprintln!("levels: peak {peak_db:.2} dBFS, rms {rms_db:.2} dBFS");
-    assert!(peak_db <= -0.1, "peak {peak_db}");
-    assert!(rms_db <= -11.9, "rms {rms_db}");
-    // With 6 dB of limiting allowed we get within a few dB of the target.
-    assert!(rms_db > -18.5, "rms {rms_db}");
+    let opts = ImageToAudioOptions {
+        phase_init: PhaseInit::Random { seed: 3 },
+    };
+    let audio = conv.image_to_audio(&image, &opts).unwrap();
+    let mel = conv.mel_from_image(&image).unwrap().remove(0);
+    let raw = conv.griffin_lim(&conv.linear_from_mel(&mel), opts.phase_init, 0);
+    let expected: Vec<f32> = raw.iter().map(|x| x / INT16_SCALE).collect();
+    assert_eq!(audio.channels[0], expected);
 
-    let mut loud = vec![sine(100.0, 44_100, 0.9)];
-    bgm_models::spectrogram::normalize(&mut loud, 44_100, &LoudnessOptions::default());
-    let peak = loud[0].iter().fold(0.0f32, |m, v| m.max(v.abs()));
-    let rms = (loud[0].iter().map(|v| v * v).sum::<f32>() / 44_100.0).sqrt();
-    // A sine has a 3 dB crest factor: -12 dBFS RMS needs no limiting at all.
-    assert!((20.0 * rms.log10() + 12.0).abs() < 0.05);
-    assert!(peak < 0.99);
+    let crest = |x: &[f32]| {
+        let peak = x.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+        let rms = (x.iter().map(|v| f64::from(*v).powi(2)).sum::<f64>() / x.len() as f64).sqrt();
+        f64::from(peak) / rms
+    };
+    let mut quiet = audio.clone();
+    quiet.channels[0]
+        .iter_mut()
+        .for_each(|x| *x *= 0.9 / bgm_models::spectrogram::peak(&expected));
+    let before = quiet.clone();
+    assert_eq!(quiet.fit_full_scale(), 1.0);
+    assert_eq!(quiet, before, "audio within full scale is left alone");
+
+    let mut loud = audio.clone();
+    loud.channels[0]
+        .iter_mut()
+        .for_each(|x| *x *= 5.0 / bgm_models::spectrogram::peak(&expected));
+    let gain = loud.fit_full_scale();
+    let peak = bgm_models::spectrogram::peak(&loud.channels[0]);
+    assert!((20.0 * peak.log10() + 0.1).abs() < 1e-3, "peak {peak}");
+    assert!((gain * 5.0 - peak).abs() < 1e-5);
+    assert!(
+        (crest(&loud.channels[0]) / crest(&expected) - 1.0).abs() < 1e-4,
+        "one gain only"
+    );
 }
 
 #[test]

@@ -38,7 +38,6 @@ fn reconstruct(conv: &SpectrogramConverter, audio: &[f32]) -> (image::RgbImage, 
     let spec = conv.audio_to_image(&[audio.to_vec()]).unwrap();
     let opts = ImageToAudioOptions {
         phase_init: PhaseInit::Random { seed: 1 },
-        ..Default::default()
     };
     let out = conv.image_to_audio(&spec.image, &opts).unwrap();
     (spec.image.to_rgb8(), out)
@@ -120,7 +119,7 @@ fn chord_progression_round_trip() {
     eprintln!(
         "round trip: mean |pixel diff| {mean_px:.2} levels, mel amplitude rel L2 {mel_rel:.3}"
     );
-    assert!(mean_px < 8.0, "mean pixel difference {mean_px}");
+    assert!(mean_px < 2.5, "mean pixel difference {mean_px}");
     assert!(mel_rel < 0.2, "mel relative L2 {mel_rel}");
 }
 
@@ -168,8 +167,15 @@ fn speech_keeps_its_envelope() {
         .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
         .collect();
     let conv = converter();
-    let (_, out) = reconstruct(&conv, &speech);
+    let (image, out) = reconstruct(&conv, &speech);
     let y = &out.channels[0];
+    // Griffin-Lim's output is kept unlevelled: a limiter here once took the crest factor from
+    // 9 to 5.8 and the round trip error to 6.7 levels. torchaudio's raw Griffin-Lim gives
+    // 2.16 on the benchmark's speech (models/benches/spectrogram.rs compares the two).
+    let again = conv.audio_to_image(&[y]).unwrap().image.to_rgb8();
+    let (mean_px, _) = image_distance(&image, &again);
+    eprintln!("speech round trip: mean |pixel diff| {mean_px:.2} levels");
+    assert!(mean_px < 2.5, "mean pixel difference {mean_px}");
     // 20 ms RMS envelopes, correlated.
     let env = |x: &[f32]| -> Vec<f64> {
         x.chunks(882)
@@ -187,5 +193,5 @@ fn speech_keeps_its_envelope() {
         "speech: {} samples, 20 ms envelope correlation {corr:.3}",
         speech.len()
     );
-    assert!(corr > 0.9, "envelope correlation {corr}");
+    assert!(corr > 0.98, "envelope correlation {corr}");
 }

@@ -6,9 +6,9 @@ use rayon::prelude::*;
 
 use super::error::{Result, SpectrogramError};
 use super::griffin_lim::{griffin_lim, Magnitudes, PhaseInit};
+use super::headroom::{gain_to_fit, peak};
 use super::image_codec::{channel_planes, level_table, mel_to_image, plane_to_mel};
 use super::inverse_mel::InverseMel;
-use super::loudness::{normalize, LoudnessOptions};
 use super::mel::MelFilterbank;
 use super::params::SpectrogramParams;
 use super::png_meta::{write_png, SpectrogramMetadata};
@@ -33,21 +33,29 @@ impl Audio {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+
+    /// Scales every channel by the one gain that keeps it from clipping in an integer
+    /// format (1 when no sample is beyond full scale). Returns the gain.
+    pub fn fit_full_scale(&mut self) -> f32 {
+        let peak = self.channels.iter().map(|c| peak(c)).fold(0.0f32, f32::max);
+        let gain = gain_to_fit(peak);
+        if gain != 1.0 {
+            self.channels.iter_mut().flatten().for_each(|x| *x *= gain);
+        }
+        gain
+    }
 }
 
 /// Options for image -> audio.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ImageToAudioOptions {
     pub phase_init: PhaseInit,
-    /// `None` returns Griffin-Lim's raw output (in the 16-bit sample scale / 32768).
-    pub loudness: Option<LoudnessOptions>,
 }
 
 impl Default for ImageToAudioOptions {
     fn default() -> Self {
         Self {
             phase_init: PhaseInit::Random { seed: 0 },
-            loudness: Some(LoudnessOptions::default()),
         }
     }
 }
@@ -179,14 +187,15 @@ impl SpectrogramConverter {
     }
 
     /// Spectrogram image -> PCM at `params.sample_rate`; `width` columns give
-    /// `hop * (width - 1)` samples per channel.
+    /// `hop * (width - 1)` samples per channel. The samples are Griffin-Lim's, unlevelled
+    /// (16-bit scale / 32768), so they may pass full scale: see `Audio::fit_full_scale`.
     pub fn image_to_audio(
         &self,
         image: &DynamicImage,
         opts: &ImageToAudioOptions,
     ) -> Result<Audio> {
         let mels = self.mel_from_image(image)?;
-        let mut channels: Vec<Vec<f32>> = mels
+        let channels: Vec<Vec<f32>> = mels
             .iter()
             .enumerate()
             .map(|(c, mel)| {
@@ -198,9 +207,6 @@ impl SpectrogramConverter {
                 pcm
             })
             .collect();
-        if let Some(loudness) = &opts.loudness {
-            normalize(&mut channels, self.params.sample_rate, loudness);
-        }
         Ok(Audio {
             channels,
             sample_rate: self.params.sample_rate,

@@ -19,9 +19,9 @@
 mod converter;
 mod error;
 mod griffin_lim;
+mod headroom;
 mod image_codec;
 mod inverse_mel;
-mod loudness;
 mod mel;
 mod params;
 mod png_meta;
@@ -32,8 +32,8 @@ pub use converter::{
 };
 pub use error::{Result, SpectrogramError};
 pub use griffin_lim::PhaseInit;
+pub use headroom::{gain_to_fit, peak, PEAK_CEILING};
 pub use image_codec::level_of;
-pub use loudness::{limit, normalize, LevelStats, LoudnessOptions};
 pub use mel::{hz_to_mel_htk, mel_to_hz_htk, MelFilter, MelFilterbank};
 pub use params::SpectrogramParams;
 pub use png_meta::{decode_png, encode_png, read_png, write_png, SpectrogramMetadata};

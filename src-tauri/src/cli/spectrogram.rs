@@ -67,11 +67,12 @@ fn to_audio(image_path: &Path, out: &Path, seed: u64) -> anyhow::Result<()> {
     let converter = SpectrogramConverter::new(params).with_context(in_image)?;
     let options = ImageToAudioOptions {
         phase_init: PhaseInit::Random { seed },
-        ..Default::default()
     };
-    let audio = converter
+    let mut audio = converter
         .image_to_audio(&image, &options)
         .with_context(in_image)?;
+    // Griffin-Lim's level is kept; only audio that would clip is scaled down.
+    audio.fit_full_scale();
     let pcm = PcmAudio::from_channels(&audio.channels, audio.sample_rate);
     media::write_wav(out, &pcm)?;
     println!(

@@ -10,7 +10,8 @@ use serde::{Deserialize, Serialize};
 use super::error::{PipelineError, Result};
 use super::files::JobFiles;
 use super::loudness::{level, Loudness, LoudnessTarget, Meter};
-use super::mix::{MixRenderer, SpeechSpan};
+use super::mix::{MixRenderer, MixSettings, SpeechSpan};
+use super::music_level::music_gain_db;
 use super::preview::Waveform;
 use super::stages::{prepare, PipelineConfig, MIX_CHANNELS, MIX_RATE};
 use crate::jobs::JobManifest;
@@ -101,11 +102,15 @@ fn mix_candidate(
         .suffix(".wav")
         .tempfile_in(dir)
         .map_err(|e| PipelineError::file(dir, e))?;
+    let settings = MixSettings {
+        music_level_db: config.mix.music_level_db + music_gain_db(&mut music, candidate.frames)?,
+        ..config.mix.clone()
+    };
     let mut renderer = MixRenderer::new(
         &mut music,
         original.as_mut().map(|o| o as &mut dyn FrameSource),
         candidate.speech,
-        &config.mix,
+        &settings,
         candidate.frames,
     )?;
     let mut sink = WavSink::create(unlevelled.path(), MIX_RATE, MIX_CHANNELS)?;

@@ -10,6 +10,7 @@ mod limiter;
 pub mod loudness;
 pub mod mix;
 mod mix_stage;
+mod music_level;
 mod music_writer;
 mod preview;
 mod reseed;

@@ -1,15 +1,16 @@
 //! One candidate's music, written as its clips arrive, in bounded memory however long the
 //! video: the clips are stitched into columns, the columns become audio by Griffin-Lim one long
 //! stretch at a time (stretches overlap and are cross-faded in the middle of the overlap, far
-//! from either stretch's edge), the raw audio goes to a file, and a second pass over that file
-//! levels it exactly as the converter levels a whole clip. Music up to one stretch long is
-//! one Griffin-Lim pass, the same audio as converting the whole spectrogram at once.
+//! from either stretch's edge), the raw audio goes to a file, and a second pass copies it to
+//! its place, scaled down by one gain only if it would clip (its loudness is set in the mix).
+//! Music up to one stretch long is one Griffin-Lim pass, the same audio as converting the whole
+//! spectrogram at once.
 
 use std::path::Path;
 
 use bgm_models::riffusion::{ColumnStitcher, Columns};
 use bgm_models::spectrogram::{
-    limit, ImageToAudioOptions, LevelStats, LoudnessOptions, PhaseInit, SpectrogramConverter,
+    gain_to_fit, peak, ImageToAudioOptions, PhaseInit, SpectrogramConverter,
 };
 use image::{DynamicImage, RgbImage};
 
@@ -23,8 +24,8 @@ pub const STRETCH_COLUMNS: usize = 3072;
 /// the two margins (1.28 s).
 pub const STRETCH_MARGIN: usize = 128;
 
-/// Frames per block of the levelling pass.
-const LEVEL_BLOCK: usize = 1 << 17;
+/// Frames per block of the copying pass.
+const COPY_BLOCK: usize = 1 << 17;
 
 /// Writes one candidate's music to a WAV file (44.1 kHz stereo) from its spectrogram clips.
 pub struct MusicWriter<'a> {
@@ -39,10 +40,10 @@ pub struct MusicWriter<'a> {
     /// Columns per stretch and of context either side (`STRETCH_COLUMNS`, `STRETCH_MARGIN`).
     stretch_columns: usize,
     margin: usize,
-    /// Griffin-Lim's raw audio, before levelling.
+    /// Griffin-Lim's raw audio, and its peak so far.
     raw: Option<WavSink>,
     raw_file: tempfile::TempPath,
-    stats: LevelStats,
+    peak: f32,
     /// Audio of the last stretch not written yet, per channel, from sample `written` on.
     pending: Vec<Vec<f32>>,
     written: usize,
@@ -75,7 +76,7 @@ impl<'a> MusicWriter<'a> {
             margin: STRETCH_MARGIN,
             raw: None,
             raw_file,
-            stats: LevelStats::default(),
+            peak: 0.0,
             pending: Vec::new(),
             written: 0,
         })
@@ -101,8 +102,8 @@ impl<'a> MusicWriter<'a> {
         self.convert(None)
     }
 
-    /// Converts what is left of a spectrogram `total_columns` wide, levels the music and
-    /// writes it to `dest`. Returns its length in seconds.
+    /// Converts what is left of a spectrogram `total_columns` wide and writes the music to
+    /// `dest`. Returns its length in seconds.
     pub fn finish(mut self, total_columns: usize, dest: &Path) -> Result<f64> {
         let stitcher = std::mem::replace(&mut self.stitcher, ColumnStitcher::new(0, 0));
         self.columns.append(&stitcher.finish());
@@ -116,7 +117,7 @@ impl<'a> MusicWriter<'a> {
             .take()
             .ok_or_else(|| PipelineError::MusicFormat("the spectrogram is empty".into()))?;
         raw.finish()?;
-        self.level_into(dest)
+        self.copy_into(dest)
     }
 
     /// Converts each stretch whose columns (with its right margin) are all here, or, once
@@ -164,7 +165,6 @@ impl<'a> MusicWriter<'a> {
                     seed: self.seed,
                     first_frame: first,
                 },
-                loudness: None,
             },
         )?;
         if audio.sample_rate != MIX_RATE {
@@ -245,7 +245,7 @@ impl<'a> MusicWriter<'a> {
             )?);
         }
         let pcm = PcmAudio::from_channels(channels, MIX_RATE);
-        self.stats.add(&pcm.samples);
+        self.peak = self.peak.max(peak(&pcm.samples));
         self.raw
             .as_mut()
             .expect("created above")
@@ -253,44 +253,27 @@ impl<'a> MusicWriter<'a> {
         Ok(())
     }
 
-    /// The levelling pass: the converter's gain and look-ahead limiter, block by block with
-    /// the limiter's context either side, into 44.1 kHz stereo at `dest`.
-    fn level_into(&self, dest: &Path) -> Result<f64> {
-        let options = LoudnessOptions::default();
-        let gain = self.stats.gain(&options).unwrap_or(1.0);
-        let limiting = self.stats.needs_limiter(gain, &options);
-        let (ceiling, ramp) = options.limiter(MIX_RATE);
-        let margin = if limiting { ramp } else { 0 };
+    /// The copying pass into 44.1 kHz stereo at `dest`, with the one gain that keeps the
+    /// music from clipping (1 for nearly all music).
+    fn copy_into(&self, dest: &Path) -> Result<f64> {
+        let gain = gain_to_fit(self.peak);
         let mut raw = WavFrames::open(&self.raw_file)?;
         let channels = usize::from(raw.channels());
         let mut sink = WavSink::create(dest, MIX_RATE, MIX_CHANNELS)?;
         let frames = raw.frames();
         let mut start = 0;
         while start < frames {
-            let len = LEVEL_BLOCK.min(frames - start);
-            let block = raw.read(start as i64 - margin as i64, len + 2 * margin)?;
-            let mut planes: Vec<Vec<f32>> = (0..channels)
-                .map(|c| {
-                    block
-                        .iter()
-                        .skip(c)
-                        .step_by(channels)
-                        .map(|s| s * gain)
-                        .collect()
+            let len = COPY_BLOCK.min(frames - start);
+            let block = raw.read(start as i64, len)?;
+            let stereo: Vec<f32> = block
+                .chunks_exact(channels)
+                .flat_map(|frame| match frame {
+                    [mono] => [mono * gain, mono * gain],
+                    [left, right, ..] => [left * gain, right * gain],
+                    [] => unreachable!("chunks_exact never yields an empty frame"),
                 })
                 .collect();
-            if limiting {
-                limit(&mut planes, ceiling, ramp);
-            }
-            let inner: Vec<Vec<f32>> = planes
-                .iter()
-                .map(|p| p[margin..margin + len].to_vec())
-                .collect();
-            let stereo = match inner.as_slice() {
-                [mono] => vec![mono.clone(), mono.clone()],
-                _ => inner,
-            };
-            sink.write(&PcmAudio::from_channels(&stereo, MIX_RATE).samples)?;
+            sink.write(&stereo)?;
             start += len;
         }
         sink.finish()?;
@@ -299,7 +282,7 @@ impl<'a> MusicWriter<'a> {
 }
 
 /// A whole spectrogram image as music at `dest` (what `bgm-studio generate` writes): the same
-/// stretches and levelling as the pipeline's. Returns its length in seconds.
+/// stretches as the pipeline's. Returns its length in seconds.
 pub fn write_music(
     converter: &SpectrogramConverter,
     spectrogram: &RgbImage,
@@ -339,15 +322,17 @@ mod tests {
             .to_rgb8()
     }
 
-    /// The whole image in one Griffin-Lim pass, levelled: what the converter alone makes.
+    /// The whole image in one Griffin-Lim pass, fitted to full scale: what the converter
+    /// alone makes.
     fn at_once(converter: &SpectrogramConverter, image: &RgbImage, seed: u64) -> Audio {
         let options = ImageToAudioOptions {
             phase_init: PhaseInit::Random { seed },
-            ..Default::default()
         };
-        converter
+        let mut audio = converter
             .image_to_audio(&DynamicImage::ImageRgb8(image.clone()), &options)
-            .unwrap()
+            .unwrap();
+        audio.fit_full_scale();
+        audio
     }
 
     fn read(path: &Path) -> PcmAudio {
