@@ -11,8 +11,11 @@ use std::time::Instant;
 use bgm_models::spectrogram::{
     ImageToAudioOptions, PhaseInit, SpectrogramConverter, SpectrogramParams,
 };
+use image::{DynamicImage, RgbImage};
 
 const RUNS: usize = 3;
+/// Seeds for the round-trip comparison.
+const SEEDS: u64 = 3;
 
 /// A 5.12 s chord progression, so the image looks like music rather than noise.
 fn chord_audio(sr: f32, len: usize) -> Vec<f32> {
@@ -60,21 +63,34 @@ fn cpu_seconds() -> Option<f64> {
     Some(ticks / 100.0)
 }
 
-/// (wall, CPU) seconds of torchaudio's path.
-fn torchaudio_seconds(red: &[u8], width: usize) -> Option<(f64, Option<f64>)> {
+/// What one run of the torchaudio script gave.
+struct TorchRun {
+    seconds: f64,
+    cpu_seconds: Option<f64>,
+    /// Griffin-Lim's raw output for seeds 0..SEEDS (empty unless asked for).
+    waves: Vec<Vec<f32>>,
+}
+
+/// Times torchaudio's path on an image's red channel, and with `waves` also returns its raw
+/// Griffin-Lim output for each seed.
+fn torchaudio_run(red: &[u8], width: usize, runs: usize, waves: bool) -> Option<TorchRun> {
     let python = python()?;
     let script = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../tools/parity/spectrogram/bench_torchaudio.py");
-    let raw = std::env::temp_dir().join(format!("bgm-spectrogram-bench-{}.u8", std::process::id()));
+    let dir = tempfile::tempdir().ok()?;
+    let raw = dir.path().join("red.u8");
     std::fs::write(&raw, red).ok()?;
-    let out = Command::new(&python)
+    let prefix = dir.path().join("wave-");
+    let mut command = Command::new(&python);
+    command
         .arg(&script)
         .arg(&raw)
         .arg(width.to_string())
-        .arg("2")
-        .output();
-    let _ = std::fs::remove_file(&raw);
-    let out = match out {
+        .arg(runs.to_string());
+    if waves {
+        command.arg(&prefix).arg(SEEDS.to_string());
+    }
+    let out = match command.output() {
         Ok(o) if o.status.success() => o,
         Ok(o) => {
             eprintln!(
@@ -94,7 +110,121 @@ fn torchaudio_seconds(red: &[u8], width: usize) -> Option<(f64, Option<f64>)> {
             .find_map(|l| l.strip_prefix(key))
             .and_then(|v| v.trim().parse::<f64>().ok())
     };
-    Some((field("seconds=")?, field("cpu_seconds=")))
+    let waves = if waves {
+        (0..SEEDS)
+            .map(|seed| read_f32s(&PathBuf::from(format!("{}{seed}.f32", prefix.display()))))
+            .collect::<Option<Vec<_>>>()?
+    } else {
+        Vec::new()
+    };
+    Some(TorchRun {
+        seconds: field("seconds=")?,
+        cpu_seconds: field("cpu_seconds="),
+        waves,
+    })
+}
+
+fn read_f32s(path: &Path) -> Option<Vec<f32>> {
+    let bytes = std::fs::read(path).ok()?;
+    Some(
+        bytes
+            .chunks_exact(4)
+            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .collect(),
+    )
+}
+
+/// 5.12 s of espeak-ng speech at 44.1 kHz (espeak-ng and sox, which install-deps installs).
+fn speech_audio(len: usize) -> Option<Vec<f32>> {
+    let dir = tempfile::tempdir().ok()?;
+    let (wav, raw) = (dir.path().join("speech.wav"), dir.path().join("speech.f32"));
+    let text = "Background music for every video, made on your own machine, in a minute or two.";
+    let ok = Command::new("espeak-ng")
+        .arg("-w")
+        .arg(&wav)
+        .arg(text)
+        .status()
+        .is_ok_and(|s| s.success())
+        && Command::new("sox")
+            .arg(&wav)
+            .args([
+                "-r",
+                "44100",
+                "-c",
+                "1",
+                "-e",
+                "floating-point",
+                "-b",
+                "32",
+                "-t",
+                "raw",
+            ])
+            .arg(&raw)
+            .status()
+            .is_ok_and(|s| s.success());
+    if !ok {
+        eprintln!("espeak-ng and sox are needed for the speech image (tools/install-deps.sh)");
+        return None;
+    }
+    let mut speech = read_f32s(&raw)?;
+    speech.resize(len, 0.0);
+    Some(speech)
+}
+
+/// Mean absolute difference in pixel levels between an image and the image of `wave`.
+fn round_trip_error(conv: &SpectrogramConverter, image: &RgbImage, wave: &[f32]) -> f64 {
+    let back = conv
+        .audio_to_image(&[wave])
+        .expect("audio -> image")
+        .image
+        .to_rgb8();
+    let width = image.width().min(back.width());
+    let mut sum = 0u64;
+    for x in 0..width {
+        for y in 0..image.height() {
+            sum += u64::from(image.get_pixel(x, y)[0].abs_diff(back.get_pixel(x, y)[0]));
+        }
+    }
+    sum as f64 / f64::from(width * image.height())
+}
+
+fn mean(v: &[f64]) -> f64 {
+    v.iter().sum::<f64>() / v.len() as f64
+}
+
+/// Round-trip error of our unlevelled output and torchaudio's raw Griffin-Lim on one image,
+/// averaged over seeds 0..SEEDS.
+fn compare_round_trip(conv: &SpectrogramConverter, name: &str, image: &DynamicImage) {
+    let rgb = image.to_rgb8();
+    let ours: Vec<f64> = (0..SEEDS)
+        .map(|seed| {
+            let opts = ImageToAudioOptions {
+                phase_init: PhaseInit::Random { seed },
+            };
+            let audio = conv.image_to_audio(image, &opts).expect("image -> audio");
+            round_trip_error(conv, &rgb, &audio.channels[0])
+        })
+        .collect();
+    let red: Vec<u8> = rgb.pixels().map(|p| p.0[0]).collect();
+    match torchaudio_run(&red, rgb.width() as usize, 1, true) {
+        Some(run) => {
+            let theirs: Vec<f64> = run
+                .waves
+                .iter()
+                .map(|w| round_trip_error(conv, &rgb, w))
+                .collect();
+            println!(
+                "  {name}: ours {:.2}, torchaudio's raw Griffin-Lim {:.2} pixel levels; ratio {:.3}",
+                mean(&ours),
+                mean(&theirs),
+                mean(&ours) / mean(&theirs)
+            );
+        }
+        None => println!(
+            "  {name}: ours {:.2} pixel levels (torchaudio not run)",
+            mean(&ours)
+        ),
+    }
 }
 
 fn main() {
@@ -103,13 +233,13 @@ fn main() {
     let conv = SpectrogramConverter::new(params.clone()).expect("default parameters");
     let setup = start.elapsed().as_secs_f64();
 
-    let audio = chord_audio(params.sample_rate as f32, params.hop_length * 511);
+    let len = params.hop_length * 511;
+    let audio = chord_audio(params.sample_rate as f32, len);
     let image = conv.audio_to_image(&[audio]).expect("audio -> image").image;
     assert_eq!((image.width(), image.height()), (512, 512));
 
     let opts = ImageToAudioOptions {
         phase_init: PhaseInit::Random { seed: 7 },
-        ..ImageToAudioOptions::default()
     };
     let mut best = f64::INFINITY;
     let mut best_cpu = f64::INFINITY;
@@ -149,11 +279,12 @@ fn main() {
         println!("  ours peak RSS (VmHWM): {mib:.0} MiB");
     }
     let red: Vec<u8> = image.to_rgb8().pixels().map(|p| p.0[0]).collect();
-    match torchaudio_seconds(&red, image.width() as usize) {
-        Some((theirs, theirs_cpu)) => {
+    match torchaudio_run(&red, image.width() as usize, 2, false) {
+        Some(run) => {
+            let theirs = run.seconds;
             println!("  torchaudio: {theirs:.3} s (best of 2)");
             println!("  speed-up:   {:.1}x", theirs / best);
-            if let Some(cpu) = theirs_cpu.filter(|_| best_cpu.is_finite()) {
+            if let Some(cpu) = run.cpu_seconds.filter(|_| best_cpu.is_finite()) {
                 println!(
                     "  torchaudio CPU: {cpu:.2} s, CPU-time ratio {:.1}x",
                     cpu / best_cpu
@@ -163,5 +294,21 @@ fn main() {
         None => {
             println!("  torchaudio: not run (set BGM_PARITY_PYTHON to a Python with torchaudio)")
         }
+    }
+
+    println!(
+        "round trip, image -> audio -> image, mean |pixel difference| over seeds 0-{}:",
+        SEEDS - 1
+    );
+    compare_round_trip(&conv, "chords", &image);
+    match speech_audio(len) {
+        Some(speech) => {
+            let speech_image = conv
+                .audio_to_image(&[speech])
+                .expect("speech -> image")
+                .image;
+            compare_round_trip(&conv, "speech", &speech_image);
+        }
+        None => println!("  speech: not run"),
     }
 }
