@@ -80,6 +80,8 @@ fn reference(folder: &Path, only: &[String]) -> HashMap<String, f64> {
 }
 
 fn main() {
+    // As the app does (bgm_studio::cli::main).
+    bgm_models::heap::reuse_large_allocations();
     let folder = PathBuf::from(
         std::env::var("BGM_SD15_RANDOM").unwrap_or_else(|_| "/work/bench/sd15-random".into()),
     );

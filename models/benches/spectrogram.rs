@@ -228,6 +228,8 @@ fn compare_round_trip(conv: &SpectrogramConverter, name: &str, image: &DynamicIm
 }
 
 fn main() {
+    // As the app does (bgm_studio::cli::main).
+    bgm_models::heap::reuse_large_allocations();
     let params = SpectrogramParams::default();
     let start = Instant::now();
     let conv = SpectrogramConverter::new(params.clone()).expect("default parameters");

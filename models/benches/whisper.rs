@@ -94,6 +94,8 @@ fn transformers_seconds(dir: &Path) -> Option<(f64, f64)> {
 }
 
 fn main() {
+    // As the app does (bgm_studio::cli::main).
+    bgm_models::heap::reuse_large_allocations();
     let dir = bench_dir();
     let weights = dir.join("model.safetensors");
     if !weights.is_file() {

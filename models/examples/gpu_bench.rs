@@ -280,6 +280,8 @@ fn generate(model: &RiffusionModel) {
 }
 
 fn main() {
+    // As the app does (bgm_studio::cli::main).
+    bgm_models::heap::reuse_large_allocations();
     let args = match parse_args() {
         Ok(args) => args,
         Err(message) => {

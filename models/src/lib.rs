@@ -3,6 +3,7 @@
 
 pub mod device;
 pub mod emotion;
+pub mod heap;
 pub mod plan;
 pub mod riffusion;
 pub mod seed;

@@ -139,6 +139,8 @@ fn gb(bytes: u64) -> f64 {
 }
 
 fn main() {
+    // As the app does (bgm_studio::cli::main).
+    bgm_models::heap::reuse_large_allocations();
     let minutes: u32 = std::env::var("BGM_LONG_MINUTES")
         .ok()
         .and_then(|m| m.parse().ok())

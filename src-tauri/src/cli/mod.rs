@@ -193,6 +193,7 @@ fn parse_device(value: &str) -> Result<DevicePreference, String> {
 
 /// Entry point of the binary.
 pub fn main() -> ExitCode {
+    bgm_models::heap::reuse_large_allocations();
     let cli = Cli::parse();
     let Some(command) = cli.command else {
         // Relative to where the app was started, as a person typing it means.

@@ -88,6 +88,8 @@ impl<'a> Pipeline<'a> {
                 event(fraction, "running", eta);
             };
             let result = self.execute(stage, &job, &files, &mut report, cancel);
+            // What the stage freed would otherwise stay resident through the next one.
+            bgm_models::heap::release_free_memory();
             let seconds = started.elapsed().as_secs_f64();
             match result {
                 Ok(()) => {
