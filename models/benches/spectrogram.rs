@@ -4,6 +4,9 @@
 //! torch and torchaudio: `$BGM_PARITY_PYTHON`, else /work/venv-parity/bin/python; without one
 //! only our time is printed.
 
+#[path = "../tests/speech_common/mod.rs"]
+mod speech_common;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
@@ -134,41 +137,19 @@ fn read_f32s(path: &Path) -> Option<Vec<f32>> {
     )
 }
 
-/// 5.12 s of espeak-ng speech at 44.1 kHz (espeak-ng and sox, which install-deps installs).
+/// 5.12 s of espeak-ng speech at 44.1 kHz.
 fn speech_audio(len: usize) -> Option<Vec<f32>> {
-    let dir = tempfile::tempdir().ok()?;
-    let (wav, raw) = (dir.path().join("speech.wav"), dir.path().join("speech.f32"));
     let text = "Background music for every video, made on your own machine, in a minute or two.";
-    let ok = Command::new("espeak-ng")
-        .arg("-w")
-        .arg(&wav)
-        .arg(text)
-        .status()
-        .is_ok_and(|s| s.success())
-        && Command::new("sox")
-            .arg(&wav)
-            .args([
-                "-r",
-                "44100",
-                "-c",
-                "1",
-                "-e",
-                "floating-point",
-                "-b",
-                "32",
-                "-t",
-                "raw",
-            ])
-            .arg(&raw)
-            .status()
-            .is_ok_and(|s| s.success());
-    if !ok {
-        eprintln!("espeak-ng and sox are needed for the speech image (tools/install-deps.sh)");
-        return None;
+    match speech_common::espeak_speech(text) {
+        Ok(mut speech) => {
+            speech.resize(len, 0.0);
+            Some(speech)
+        }
+        Err(e) => {
+            eprintln!("no speech image: {e}");
+            None
+        }
     }
-    let mut speech = read_f32s(&raw)?;
-    speech.resize(len, 0.0);
-    Some(speech)
 }
 
 /// Mean absolute difference in pixel levels between an image and the image of `wave`.

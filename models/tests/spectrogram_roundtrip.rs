@@ -1,6 +1,8 @@
 //! Real-audio checks: audio -> image -> audio keeps the (mel) spectrogram, chord tones come
 //! back at their frequencies, and speech keeps its envelope.
 
+mod speech_common;
+
 use bgm_models::spectrogram::{
     Audio, ImageToAudioOptions, PhaseInit, SpectrogramConverter, SpectrogramParams,
 };
@@ -127,45 +129,9 @@ fn chord_progression_round_trip() {
 /// keeps the speech's loudness envelope.
 #[test]
 fn speech_keeps_its_envelope() {
-    let dir = std::env::temp_dir().join(format!("bgm-spec-speech-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let wav = dir.join("speech.wav");
-    let raw = dir.join("speech.f32");
-    let ok = std::process::Command::new("espeak-ng")
-        .args([
-            "-w",
-            wav.to_str().unwrap(),
-            "Background music for every video, made on your own machine.",
-        ])
-        .status()
-        .is_ok_and(|s| s.success())
-        && std::process::Command::new("sox")
-            .args([
-                wav.to_str().unwrap(),
-                "-r",
-                "44100",
-                "-c",
-                "1",
-                "-e",
-                "floating-point",
-                "-b",
-                "32",
-                "-t",
-                "raw",
-                raw.to_str().unwrap(),
-            ])
-            .status()
-            .is_ok_and(|s| s.success());
-    assert!(
-        ok,
-        "espeak-ng and sox are needed to make the speech (tools/install-deps.sh installs them)"
-    );
-    let bytes = std::fs::read(&raw).unwrap();
-    std::fs::remove_dir_all(&dir).unwrap();
-    let speech: Vec<f32> = bytes
-        .chunks_exact(4)
-        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-        .collect();
+    let speech =
+        speech_common::espeak_speech("Background music for every video, made on your own machine.")
+            .unwrap_or_else(|e| panic!("making the speech: {e}"));
     let conv = converter();
     let (image, out) = reconstruct(&conv, &speech);
     let y = &out.channels[0];
