@@ -32,7 +32,6 @@ use bgm_models::stt::WhisperConfig;
 use bgm_models::task::CancelToken;
 use bgm_models::weights::WeightsConfig;
 use candle_core::{DType, Device, Tensor};
-use candle_nn::VarBuilder;
 
 const PROMPT: [u32; 3] = [50258, 50259, 50360];
 const DECODE_STEPS: usize = 100;
@@ -146,15 +145,12 @@ fn load_whisper(dir: &Path, device: &ComputeDevice) -> (WhisperConfig, WhisperMo
     let started = Instant::now();
     let folder = dir.join("whisper-large-v3");
     let config = WhisperConfig::from_file(&folder.join("config.json")).expect("Whisper config");
-    // SAFETY: the weights are memory-mapped read-only and not modified while loaded.
-    let vb = unsafe {
-        VarBuilder::from_mmaped_safetensors(
-            &[folder.join("model.safetensors")],
-            device.dtype,
-            &device.device,
-        )
-        .expect("Whisper weights")
-    };
+    let vb = bgm_models::weights::var_builder(
+        &[folder.join("model.safetensors")],
+        device.dtype,
+        &device.device,
+    )
+    .expect("Whisper weights");
     let model = WhisperModel::load(vb, &config).expect("Whisper model");
     report("ours_whisper_load_s", started.elapsed().as_secs_f64());
     (config, model)

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use candle_core::{DType, Device, Tensor};
-use candle_nn::{Activation, VarBuilder};
+use candle_nn::Activation;
 use candle_transformers::models::xlm_roberta::{Config, XLMRobertaForSequenceClassification};
 use serde::Deserialize;
 use tokenizers::models::bpe::BPE;
@@ -242,12 +242,8 @@ impl EmotionClassifier {
         config_path: &Path,
     ) -> Result<Self, EmotionError> {
         let config = settings.candle_config(config_path)?;
-        // SAFETY: the weight files are memory-mapped read-only and not modified while loaded
-        // (the same contract as every candle model loader).
-        let vb = unsafe {
-            VarBuilder::from_mmaped_safetensors(weights, device.dtype, &device.device)
-                .map_err(EmotionError::Weights)?
-        };
+        let vb = crate::weights::var_builder(weights, device.dtype, &device.device)
+            .map_err(EmotionError::Weights)?;
         let model = XLMRobertaForSequenceClassification::new(labels.len(), &config, vb)
             .map_err(EmotionError::Weights)?;
         Ok(Self {

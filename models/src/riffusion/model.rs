@@ -186,11 +186,8 @@ fn load_unet(
         component: "UNet",
         source,
     };
-    // SAFETY: the weight files are memory-mapped read-only and not modified while loaded.
-    let vb = unsafe {
-        candle_nn::VarBuilder::from_mmaped_safetensors(&[weights], device.dtype, &device.device)
-            .map_err(weights_error)?
-    };
+    let vb = crate::weights::var_builder(&[weights], device.dtype, &device.device)
+        .map_err(weights_error)?;
     UNet2DConditionModel::new(
         vb,
         settings.in_channels,

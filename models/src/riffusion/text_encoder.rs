@@ -3,7 +3,6 @@
 use std::path::PathBuf;
 
 use candle_core::{DType, Device, Tensor};
-use candle_nn::VarBuilder;
 use candle_transformers::models::clip::text_model::{ClipTextConfig, ClipTextTransformer};
 
 use super::error::{Result, RiffusionError};
@@ -27,10 +26,7 @@ impl TextEncoder {
             component: "text encoder",
             source,
         };
-        // SAFETY: the weight files are memory-mapped read-only and not modified while loaded.
-        let vb = unsafe {
-            VarBuilder::from_mmaped_safetensors(weights, dtype, device).map_err(weights_error)?
-        };
+        let vb = crate::weights::var_builder(weights, dtype, device).map_err(weights_error)?;
         // Checkpoints saved by transformers before 5 name the weights `text_model.…`; version 5
         // saves them without that prefix (and so do fine-tunes made with it).
         let vb = if vb.contains_tensor("text_model.embeddings.token_embedding.weight") {

@@ -3,7 +3,6 @@
 
 use std::path::PathBuf;
 
-use candle_core::safetensors::MmapedSafetensors;
 use candle_core::{DType, Device, Shape, Tensor};
 use candle_nn::var_builder::SimpleBackend;
 use candle_nn::VarBuilder;
@@ -12,13 +11,14 @@ use candle_transformers::models::stable_diffusion::vae::AutoEncoderKL;
 use super::batching::{in_slices, rows_per_call, vae_row_bytes, SliceLimit};
 use super::config::VaeSettings;
 use super::error::{Result, RiffusionError};
+use crate::weights::ReleasingSafetensors;
 
 /// candle's `encode` returns a distribution whose mean is private and whose `sample` draws from
 /// candle's unseeded generator. This backend serves `quant_conv` with the log-variance half
 /// zeroed and biased to -1e4, so the standard deviation is exactly 0 and `sample()` is the mean.
 /// `quant_conv` is used by `encode` only, so decoding is unaffected.
 struct MeanEncoding {
-    inner: MmapedSafetensors,
+    inner: ReleasingSafetensors,
     latent_channels: usize,
 }
 
@@ -83,8 +83,7 @@ impl Vae {
             component: "VAE",
             source,
         };
-        // SAFETY: the weight files are memory-mapped read-only and not modified while loaded.
-        let inner = unsafe { MmapedSafetensors::multi(weights).map_err(weights_error)? };
+        let inner = ReleasingSafetensors::open(weights).map_err(weights_error)?;
         let backend = MeanEncoding {
             inner,
             latent_channels: settings.config.latent_channels,

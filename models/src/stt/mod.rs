@@ -17,7 +17,6 @@ mod transcribe;
 
 use std::path::{Path, PathBuf};
 
-use candle_nn::VarBuilder;
 use serde::{Deserialize, Serialize};
 
 pub use config::{GenerationConfig, WhisperConfig};
@@ -77,12 +76,8 @@ impl Whisper {
                 ),
             });
         }
-        // SAFETY: the weight files are memory-mapped read-only and not modified while loaded
-        // (the same contract as every candle model loader).
-        let vb = unsafe {
-            VarBuilder::from_mmaped_safetensors(weights, device.dtype, &device.device)
-                .map_err(SttError::Weights)?
-        };
+        let vb = crate::weights::var_builder(weights, device.dtype, &device.device)
+            .map_err(SttError::Weights)?;
         let model = WhisperModel::load(vb, &config).map_err(SttError::Weights)?;
         Ok(Self {
             front_end: LogMel::new(config.num_mel_bins),

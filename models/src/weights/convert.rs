@@ -13,8 +13,7 @@ use super::locate::ResolvedModel;
 
 impl ResolvedModel {
     /// Every weight file of the model as a safetensors path, in catalogue order, converting
-    /// `.bin` files on first use. Feed them to `candle_core::safetensors::MmapedSafetensors::multi`
-    /// or `VarBuilder::from_mmaped_safetensors`.
+    /// `.bin` files on first use. Feed them to `weights::var_builder`.
     pub fn safetensors_paths(&self, config: &WeightsConfig) -> Result<Vec<PathBuf>> {
         self.entry
             .files

@@ -24,6 +24,7 @@ mod remote_file;
 mod resume;
 mod runtime;
 mod status;
+mod tensor_loader;
 mod verify;
 
 pub use catalogue::{catalogue, find_model, ModelEntry, ModelKind, RequiredFile};
@@ -37,3 +38,4 @@ pub use status::{
     catalogue_status, missing_models, model_path, model_status, MissingModel, ModelState,
     ModelStatus,
 };
+pub use tensor_loader::{var_builder, ReleasingSafetensors};
