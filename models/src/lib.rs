@@ -4,6 +4,7 @@
 pub mod device;
 pub mod emotion;
 pub mod heap;
+pub mod kernels;
 pub mod plan;
 pub mod riffusion;
 pub mod seed;

@@ -11,7 +11,6 @@ pub mod mel;
 pub mod model;
 mod rules;
 mod segments;
-mod softmax;
 mod tokenizer;
 mod transcribe;
 

@@ -8,6 +8,7 @@ use candle_core::{DType, Device, IndexOp, Module, Tensor, D};
 use candle_nn::{Conv1d, Conv1dConfig, Embedding, LayerNorm, Linear, VarBuilder};
 
 use super::config::WhisperConfig;
+use crate::kernels::attention::scaled_dot_product_attention;
 
 type Result<T> = candle_core::Result<T>;
 
@@ -62,6 +63,13 @@ impl Attention {
         let (b, t, d) = x.dims3()?;
         let scale = (self.head_dim as f64).powf(-0.5);
         let q = self.split_heads(&(self.q.forward(x)? * scale)?)?;
+        if mask.is_none() && t > 1 {
+            // The encoder: fused on the CPU, the score matrix never built whole.
+            let context = scaled_dot_product_attention(&q, k, v, 1.0)?;
+            return self
+                .out
+                .forward(&context.transpose(1, 2)?.reshape((b, t, d))?);
+        }
         // For many queries (the encoder, a prompt) a contiguous kᵀ makes the batched matmul
         // markedly faster; for one query (a decoding step) the copy would cost more than it saves.
         let k_t = if t > 1 { k.t()?.contiguous()? } else { k.t()? };
@@ -70,7 +78,7 @@ impl Attention {
             scores = scores.broadcast_add(mask)?;
         }
         // Softmax over up to 1500 frames loses too much when summed in f16: do it in f32.
-        let weights = super::softmax::softmax_last_dim(&scores.to_dtype(DType::F32)?)?
+        let weights = crate::kernels::softmax::softmax_last_dim(&scores.to_dtype(DType::F32)?)?
             .to_dtype(scores.dtype())?;
         let context = weights.matmul(v)?.transpose(1, 2)?.reshape((b, t, d))?;
         self.out.forward(&context)

@@ -58,7 +58,7 @@ fn softmax_row(row: &mut [f32]) {
 /// `exp(x)` for x ≤ 0 as `2^n · 2^f`: n rounded with the 1.5·2^23 trick (no libm call, so the
 /// loop vectorises), 2^f for |f| ≤ 0.5 by a degree-5 polynomial. Below -87 (and -inf): 0.
 #[inline]
-fn fast_exp(x: f32) -> f32 {
+pub(crate) fn fast_exp(x: f32) -> f32 {
     const ROUND: f32 = 12_582_912.0;
     let clamped = x.max(-87.0);
     let t = clamped * std::f32::consts::LOG2_E;
