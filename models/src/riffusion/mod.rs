@@ -15,6 +15,7 @@ mod rng;
 mod scheduler;
 mod text_encoder;
 mod tokenizer;
+mod unet;
 mod vae;
 
 pub use config::{clip_config, ScheduleConfig, UNetSettings, VaeSettings};

@@ -5,13 +5,13 @@
 use std::path::{Path, PathBuf};
 
 use candle_core::{DType, Tensor};
-use candle_transformers::models::stable_diffusion::unet_2d::UNet2DConditionModel;
 
 use super::batching::{in_slices, rows_per_call, unet_row_bytes, SliceLimit};
 use super::config::{clip_config, ScheduleConfig, UNetSettings, VaeSettings};
 use super::error::{Result, RiffusionError};
 use super::text_encoder::TextEncoder;
 use super::tokenizer::ClipTokenizer;
+use super::unet::UNet;
 use super::vae::Vae;
 use crate::device::ComputeDevice;
 use crate::weights::{ensure_safetensors, locate_named, ResolvedModel, WeightsConfig};
@@ -25,7 +25,7 @@ pub const CPU_UNET_ROWS: usize = 2;
 
 pub struct RiffusionModel {
     pub text_encoder: TextEncoder,
-    pub unet: UNet2DConditionModel,
+    pub unet: UNet,
     pub unet_settings: UNetSettings,
     pub vae: Vae,
     pub schedule: ScheduleConfig,
@@ -177,23 +177,18 @@ impl RiffusionModel {
     }
 }
 
-fn load_unet(
-    settings: &UNetSettings,
-    weights: &Path,
-    device: &ComputeDevice,
-) -> Result<UNet2DConditionModel> {
+fn load_unet(settings: &UNetSettings, weights: &Path, device: &ComputeDevice) -> Result<UNet> {
     let weights_error = |source| RiffusionError::Weights {
         component: "UNet",
         source,
     };
     let vb = crate::weights::var_builder(&[weights], device.dtype, &device.device)
         .map_err(weights_error)?;
-    UNet2DConditionModel::new(
-        vb,
+    UNet::load(
         settings.in_channels,
         settings.out_channels,
-        false,
-        settings.config.clone(),
+        &settings.config,
+        vb,
     )
     .map_err(weights_error)
 }
