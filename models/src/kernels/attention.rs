@@ -13,9 +13,9 @@ use rayon::prelude::*;
 use super::softmax::{fast_exp, softmax_last_dim};
 
 /// Queries per task: enough rows for the block products to run at full speed.
-const QUERY_BLOCK: usize = 128;
+const QUERY_BLOCK: usize = 64;
 /// Keys per step: a 128 × 256 score block is 128 KiB, within a core's L2.
-const KEY_BLOCK: usize = 256;
+const KEY_BLOCK: usize = 512;
 
 /// `q`: `[..., Tq, D]`, `k`: `[..., Tk, D]`, `v`: `[..., Tk, Dv]` with the same leading
 /// dimensions; returns `[..., Tq, Dv]`. No mask.
@@ -180,25 +180,11 @@ fn attend_block(q: &[f32], k: &[f32], v: &[f32], out: &mut [f32], dims: Dims, sc
                 gemm::Parallelism::None,
             );
         }
-        for row in 0..rows {
-            let scores = &mut scores[row * cols..][..cols];
-            let block_max = scores.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-            let new_max = running_max[row].max(block_max);
-            // Separate loops so each one vectorises.
-            for s in scores.iter_mut() {
-                *s = fast_exp(*s - new_max);
-            }
-            let block_sum: f32 = scores.iter().sum();
-            // exp(-inf) is 0: the first block starts the sum and clears nothing.
-            let correction = fast_exp(running_max[row] - new_max);
-            running_sum[row] = running_sum[row] * correction + block_sum;
-            running_max[row] = new_max;
-            if first_key > 0 && correction != 1.0 {
-                for o in &mut out[row * value_depth..][..value_depth] {
-                    *o *= correction;
-                }
-            }
-        }
+        let running = Running {
+            max: &mut running_max,
+            sum: &mut running_sum,
+        };
+        exponentiate_block(scores, cols, running, out, value_depth, first_key > 0);
         // out (rows × value_depth) += scores (rows × cols) · v (cols × value_depth).
         // SAFETY: as above.
         unsafe {
@@ -231,6 +217,106 @@ fn attend_block(q: &[f32], k: &[f32], v: &[f32], out: &mut [f32], dims: Dims, sc
             *o *= inv;
         }
     }
+}
+
+/// Each query row's running maximum and sum of exponentials so far.
+struct Running<'a> {
+    max: &'a mut [f32],
+    sum: &'a mut [f32],
+}
+
+/// Turns a block of scores into exponentials against each row's new maximum, and rescales the
+/// row's sum and partial output (unless it is the first block) where the maximum grew.
+/// Compiled for AVX2 and FMA where the processor has them: the default x86-64 target stops at
+/// SSE2, and these loops were 15% of a UNet step in 4-wide SSE.
+fn exponentiate_block(
+    scores: &mut [f32],
+    cols: usize,
+    running: Running,
+    out: &mut [f32],
+    value_depth: usize,
+    rescale: bool,
+) {
+    #[cfg(target_arch = "x86_64")]
+    if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
+        // SAFETY: the processor has the features this copy was compiled for.
+        unsafe { exponentiate_block_avx2(scores, cols, running, out, value_depth, rescale) };
+        return;
+    }
+    exponentiate_block_portable(scores, cols, running, out, value_depth, rescale);
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn exponentiate_block_avx2(
+    scores: &mut [f32],
+    cols: usize,
+    running: Running,
+    out: &mut [f32],
+    value_depth: usize,
+    rescale: bool,
+) {
+    exponentiate_block_portable(scores, cols, running, out, value_depth, rescale);
+}
+
+#[inline(always)]
+fn exponentiate_block_portable(
+    scores: &mut [f32],
+    cols: usize,
+    running: Running,
+    out: &mut [f32],
+    value_depth: usize,
+    rescale: bool,
+) {
+    for (row, scores) in scores.chunks_exact_mut(cols).enumerate() {
+        let new_max = running.max[row].max(lane_max(scores));
+        // Separate loops so each one vectorises.
+        for s in scores.iter_mut() {
+            *s = fast_exp(*s - new_max);
+        }
+        // exp(-inf) is 0: the first block starts the sum and clears nothing.
+        let correction = fast_exp(running.max[row] - new_max);
+        running.sum[row] = running.sum[row] * correction + lane_sum(scores);
+        running.max[row] = new_max;
+        if rescale && correction != 1.0 {
+            for o in &mut out[row * value_depth..][..value_depth] {
+                *o *= correction;
+            }
+        }
+    }
+}
+
+/// Eight lanes of partial results, so the compiler keeps them in one vector register: a plain
+/// fold must keep the sequential order and stays scalar.
+const LANES: usize = 8;
+
+#[inline(always)]
+fn lane_max(values: &[f32]) -> f32 {
+    let mut lanes = [f32::NEG_INFINITY; LANES];
+    let chunks = values.chunks_exact(LANES);
+    let rest = chunks.remainder();
+    for chunk in chunks {
+        for (lane, &v) in lanes.iter_mut().zip(chunk) {
+            *lane = if v > *lane { v } else { *lane };
+        }
+    }
+    rest.iter()
+        .chain(&lanes)
+        .copied()
+        .fold(f32::NEG_INFINITY, f32::max)
+}
+
+#[inline(always)]
+fn lane_sum(values: &[f32]) -> f32 {
+    let mut lanes = [0f32; LANES];
+    let chunks = values.chunks_exact(LANES);
+    let rest = chunks.remainder();
+    for chunk in chunks {
+        for (lane, &v) in lanes.iter_mut().zip(chunk) {
+            *lane += v;
+        }
+    }
+    rest.iter().sum::<f32>() + lanes.iter().sum::<f32>()
 }
 
 #[cfg(test)]

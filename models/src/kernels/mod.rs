@@ -2,4 +2,5 @@
 //! ops. Each entry point falls back to candle's own operations on other devices and dtypes.
 
 pub mod attention;
+pub mod conv;
 pub mod softmax;

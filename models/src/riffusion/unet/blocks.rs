@@ -3,7 +3,9 @@
 //! and convolution up between resolutions.
 
 use candle_core::{Module, Result, Tensor, D};
-use candle_nn::{Conv2d, Conv2dConfig, VarBuilder};
+use candle_nn::{Conv2dConfig, VarBuilder};
+
+use crate::kernels::conv::{conv2d, Conv2d};
 
 use super::resnet::{conv3x3, ResnetBlock, ResnetShape};
 use super::transformer::{Transformer2D, TransformerShape};
@@ -61,7 +63,7 @@ impl Downsample {
             ..Default::default()
         };
         Ok(Self {
-            conv: candle_nn::conv2d(channels, channels, 3, config, vb.pp("conv"))?,
+            conv: conv2d(channels, channels, 3, config, vb.pp("conv"))?,
             pad_right_bottom: padding == 0,
         })
     }

@@ -10,9 +10,10 @@ mod time;
 mod transformer;
 
 use candle_core::{Module, Result, Tensor};
-use candle_nn::{Conv2d, GroupNorm, VarBuilder};
+use candle_nn::{GroupNorm, VarBuilder};
 use candle_transformers::models::stable_diffusion::unet_2d::UNet2DConditionModelConfig;
 
+use crate::kernels::conv::Conv2d;
 use blocks::{Attention, DownBlock, MidBlock, UpBlock, UpChannels};
 use resnet::{conv3x3, norm_silu, ResnetShape};
 use time::TimeEmbedding;

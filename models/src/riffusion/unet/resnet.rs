@@ -1,7 +1,9 @@
 //! diffusers' `ResnetBlock2D` with the timestep added between its two convolutions.
 
 use candle_core::{Module, Result, Tensor};
-use candle_nn::{Conv2d, Conv2dConfig, GroupNorm, Linear, VarBuilder};
+use candle_nn::{Conv2dConfig, GroupNorm, Linear, VarBuilder};
+
+use crate::kernels::conv::{conv2d, Conv2d};
 
 pub struct ResnetBlock {
     norm1: GroupNorm,
@@ -27,7 +29,7 @@ pub fn conv3x3(in_channels: usize, out_channels: usize, vb: VarBuilder) -> Resul
         padding: 1,
         ..Default::default()
     };
-    candle_nn::conv2d(in_channels, out_channels, 3, config, vb)
+    conv2d(in_channels, out_channels, 3, config, vb)
 }
 
 /// Group norm then SiLU, as every resnet and the UNet's output do.
@@ -46,7 +48,7 @@ impl ResnetBlock {
         let norm = |channels, vb| candle_nn::group_norm(shape.groups, channels, shape.eps, vb);
         let shortcut = if in_channels != out_channels {
             let one = Conv2dConfig::default();
-            Some(candle_nn::conv2d(
+            Some(conv2d(
                 in_channels,
                 out_channels,
                 1,

@@ -6,6 +6,7 @@ use candle_core::{Module, Result, Tensor, D};
 use candle_nn::{GroupNorm, LayerNorm, Linear, VarBuilder};
 
 use crate::kernels::attention::scaled_dot_product_attention;
+use crate::kernels::conv::{conv2d, Conv2d};
 
 const LAYER_NORM_EPS: f64 = 1e-5;
 /// diffusers builds the transformer's group norm with this eps, whatever the UNet's.
@@ -109,7 +110,7 @@ impl TransformerBlock {
 /// `proj_in`/`proj_out`: 1×1 convolutions in SD 1.5, linear layers where
 /// `use_linear_projection` is set (SD 2).
 enum Projection {
-    Conv(candle_nn::Conv2d),
+    Conv(Conv2d),
     Linear(Linear),
 }
 
@@ -118,13 +119,7 @@ impl Projection {
         Ok(if linear {
             Self::Linear(candle_nn::linear(in_dim, out_dim, vb)?)
         } else {
-            Self::Conv(candle_nn::conv2d(
-                in_dim,
-                out_dim,
-                1,
-                Default::default(),
-                vb,
-            )?)
+            Self::Conv(conv2d(in_dim, out_dim, 1, Default::default(), vb)?)
         })
     }
 }

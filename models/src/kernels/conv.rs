@@ -1,0 +1,357 @@
+//! 2-D convolution on the CPU in f32, laid out for the matrix kernel: `out[c_out, pixels] =
+//! weight[c_out, c_in·kh·kw] · columns[c_in·kh·kw, pixels]`, with PyTorch's weight as stored
+//! and the output written straight into NCHW. candle 0.11's CPU path instead transposes the
+//! input to NHWC, flattens the weight again on every call and scatters the result back, all in
+//! scalar loops: 12% of a UNet step. 1×1 convolutions need no columns at all.
+//!
+//! Other devices, dtypes, dilations and groups use candle's `conv2d`.
+
+use candle_core::{CpuStorage, CustomOp3, DType, Layout, Module, Result, Shape, Tensor};
+use candle_nn::{Conv2dConfig, VarBuilder};
+use rayon::prelude::*;
+
+/// Column rows × pixels per tile, in floats: 8 MB, so the columns stay near the cache while
+/// the largest layers (VAE at 512², UNet at 1,280 channels) never build them whole.
+const TILE_FLOATS: usize = 2 << 20;
+
+/// A convolution with bias, PyTorch weight layout `[c_out, c_in, kh, kw]`.
+#[derive(Clone, Debug)]
+pub struct Conv2d {
+    weight: Tensor,
+    bias: Tensor,
+    config: Conv2dConfig,
+}
+
+/// As `candle_nn::conv2d`: `weight` and `bias` under `vb`.
+pub fn conv2d(
+    in_channels: usize,
+    out_channels: usize,
+    kernel: usize,
+    config: Conv2dConfig,
+    vb: VarBuilder,
+) -> Result<Conv2d> {
+    let weight = vb.get((out_channels, in_channels, kernel, kernel), "weight")?;
+    let bias = vb.get(out_channels, "bias")?;
+    Ok(Conv2d {
+        weight,
+        bias,
+        config,
+    })
+}
+
+impl Module for Conv2d {
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let c = &self.config;
+        let fused = x.device().is_cpu()
+            && x.dtype() == DType::F32
+            && self.weight.dtype() == DType::F32
+            && c.dilation == 1
+            && c.groups == 1;
+        if fused {
+            let op = ColumnConv {
+                stride: c.stride,
+                padding: c.padding,
+            };
+            x.contiguous()?
+                .apply_op3_no_bwd(&self.weight.contiguous()?, &self.bias, &op)
+        } else {
+            let out = x.conv2d(&self.weight, c.padding, c.stride, c.dilation, c.groups)?;
+            out.broadcast_add(&self.bias.reshape((1, (), 1, 1))?)
+        }
+    }
+}
+
+struct ColumnConv {
+    stride: usize,
+    padding: usize,
+}
+
+/// The sizes of one call.
+#[derive(Clone, Copy)]
+struct Geometry {
+    batch: usize,
+    c_in: usize,
+    height: usize,
+    width: usize,
+    c_out: usize,
+    kh: usize,
+    kw: usize,
+    stride: usize,
+    padding: usize,
+    out_h: usize,
+    out_w: usize,
+}
+
+impl Geometry {
+    fn of(x: &Layout, w: &Layout, b: &Layout, op: &ColumnConv) -> Result<Self> {
+        let (batch, c_in, height, width) = x.shape().dims4()?;
+        let (c_out, w_in, kh, kw) = w.shape().dims4()?;
+        if w_in != c_in || b.shape().dims() != [c_out] {
+            candle_core::bail!(
+                "conv2d: input {:?}, weight {:?} and bias {:?} do not fit together",
+                x.shape(),
+                w.shape(),
+                b.shape()
+            );
+        }
+        let (padded_h, padded_w) = (height + 2 * op.padding, width + 2 * op.padding);
+        if op.stride == 0 || padded_h < kh || padded_w < kw {
+            candle_core::bail!("conv2d: a {kh}x{kw} kernel does not fit {height}x{width}");
+        }
+        Ok(Self {
+            batch,
+            c_in,
+            height,
+            width,
+            c_out,
+            kh,
+            kw,
+            stride: op.stride,
+            padding: op.padding,
+            out_h: (padded_h - kh) / op.stride + 1,
+            out_w: (padded_w - kw) / op.stride + 1,
+        })
+    }
+
+    fn reduction(&self) -> usize {
+        self.c_in * self.kh * self.kw
+    }
+
+    /// A 1×1 kernel with stride 1 and no padding: the input planes are the columns.
+    fn is_pointwise(&self) -> bool {
+        self.kh == 1 && self.kw == 1 && self.stride == 1 && self.padding == 0
+    }
+}
+
+fn contiguous_f32<'a>(storage: &'a CpuStorage, layout: &Layout) -> Result<&'a [f32]> {
+    let CpuStorage::F32(data) = storage else {
+        candle_core::bail!("column conv2d takes f32");
+    };
+    let Some((start, end)) = layout.contiguous_offsets() else {
+        candle_core::bail!("column conv2d takes contiguous tensors");
+    };
+    Ok(&data[start..end])
+}
+
+impl CustomOp3 for ColumnConv {
+    fn name(&self) -> &'static str {
+        "column-conv2d"
+    }
+
+    fn cpu_fwd(
+        &self,
+        x: &CpuStorage,
+        x_layout: &Layout,
+        w: &CpuStorage,
+        w_layout: &Layout,
+        b: &CpuStorage,
+        b_layout: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let g = Geometry::of(x_layout, w_layout, b_layout, self)?;
+        let (x, w, bias) = (
+            contiguous_f32(x, x_layout)?,
+            contiguous_f32(w, w_layout)?,
+            contiguous_f32(b, b_layout)?,
+        );
+        let plane_in = g.height * g.width;
+        let plane_out = g.out_h * g.out_w;
+        let mut out = vec![0f32; g.batch * g.c_out * plane_out];
+        let shape = Shape::from((g.batch, g.c_out, g.out_h, g.out_w));
+        if out.is_empty() {
+            return Ok((CpuStorage::F32(out), shape));
+        }
+        let k = g.reduction();
+        let tile_rows = if g.is_pointwise() {
+            g.out_h
+        } else {
+            (TILE_FLOATS / (k * g.out_w)).clamp(1, g.out_h)
+        };
+        let mut columns = if g.is_pointwise() {
+            Vec::new()
+        } else {
+            vec![0f32; k * tile_rows * g.out_w]
+        };
+        let threads = rayon::current_num_threads();
+        for (item, out) in out.chunks_mut(g.c_out * plane_out).enumerate() {
+            let input = &x[item * g.c_in * plane_in..][..g.c_in * plane_in];
+            for first_row in (0..g.out_h).step_by(tile_rows) {
+                let rows = tile_rows.min(g.out_h - first_row);
+                let pixels = rows * g.out_w;
+                let first_pixel = first_row * g.out_w;
+                // The bias is the starting value the product adds to.
+                for (channel, value) in bias.iter().enumerate() {
+                    out[channel * plane_out + first_pixel..][..pixels].fill(*value);
+                }
+                let (rhs, rhs_row_stride) = if g.is_pointwise() {
+                    (&input[first_pixel..], plane_in)
+                } else {
+                    let columns = &mut columns[..k * pixels];
+                    fill_columns(input, columns, first_row, rows, &g);
+                    (&columns[..], pixels)
+                };
+                // out[:, first_pixel..] (c_out × pixels, row stride plane_out)
+                //   += w (c_out × k) · rhs (k × pixels, row stride rhs_row_stride).
+                // SAFETY: the pointers and strides describe regions inside `out`, `w` and
+                // `rhs`: c_out rows of plane_out from first_pixel, and k rows of `pixels`.
+                unsafe {
+                    gemm::gemm(
+                        g.c_out,
+                        pixels,
+                        k,
+                        out[first_pixel..].as_mut_ptr(),
+                        1,
+                        plane_out as isize,
+                        true,
+                        w.as_ptr(),
+                        1,
+                        k as isize,
+                        rhs.as_ptr(),
+                        1,
+                        rhs_row_stride as isize,
+                        1.0,
+                        1.0,
+                        false,
+                        false,
+                        false,
+                        gemm::Parallelism::Rayon(threads),
+                    );
+                }
+            }
+        }
+        Ok((CpuStorage::F32(out), shape))
+    }
+}
+
+/// The columns of output rows `first_row..first_row + rows`: one row per (input channel,
+/// kernel row, kernel column), holding the input pixel each output pixel sees through that
+/// kernel tap (0 in the padding).
+fn fill_columns(input: &[f32], columns: &mut [f32], first_row: usize, rows: usize, g: &Geometry) {
+    let pixels = rows * g.out_w;
+    let taps = g.kh * g.kw;
+    columns
+        .par_chunks_mut(pixels)
+        .enumerate()
+        .for_each(|(row, column)| {
+            let (channel, tap) = (row / taps, row % taps);
+            let (ky, kx) = (tap / g.kw, tap % g.kw);
+            let plane = &input[channel * g.height * g.width..][..g.height * g.width];
+            for (out_y, dst) in column.chunks_mut(g.out_w).enumerate() {
+                let in_y = ((first_row + out_y) * g.stride + ky) as isize - g.padding as isize;
+                if in_y < 0 || in_y >= g.height as isize {
+                    dst.fill(0.0);
+                    continue;
+                }
+                let src = &plane[in_y as usize * g.width..][..g.width];
+                copy_tap(src, dst, kx, g);
+            }
+        });
+}
+
+/// One output row's inputs through kernel column `kx`.
+fn copy_tap(src: &[f32], dst: &mut [f32], kx: usize, g: &Geometry) {
+    // Output x reads input x·stride + kx − padding.
+    let offset = kx as isize - g.padding as isize;
+    if g.stride == 1 {
+        // A shifted copy with zeros where it falls outside the row.
+        let first = (-offset).clamp(0, dst.len() as isize) as usize;
+        let last = (g.width as isize - offset).clamp(first as isize, dst.len() as isize) as usize;
+        dst[..first].fill(0.0);
+        let start = (first as isize + offset) as usize;
+        dst[first..last].copy_from_slice(&src[start..start + (last - first)]);
+        dst[last..].fill(0.0);
+    } else {
+        for (out_x, d) in dst.iter_mut().enumerate() {
+            let in_x = (out_x * g.stride) as isize + offset;
+            *d = if in_x >= 0 && in_x < g.width as isize {
+                src[in_x as usize]
+            } else {
+                0.0
+            };
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use candle_core::Device;
+
+    /// (batch, c_in, c_out), (height, width), (kernel, stride, padding).
+    fn check(channels: (usize, usize, usize), size: (usize, usize), kernel: (usize, usize, usize)) {
+        let ((batch, c_in, c_out), (h, w), (k, stride, padding)) = (channels, size, kernel);
+        let dev = Device::Cpu;
+        let x = Tensor::randn(0f32, 1.0, (batch, c_in, h, w), &dev).unwrap();
+        let conv = Conv2d {
+            weight: Tensor::randn(0f32, 1.0, (c_out, c_in, k, k), &dev).unwrap(),
+            bias: Tensor::randn(0f32, 1.0, c_out, &dev).unwrap(),
+            config: Conv2dConfig {
+                stride,
+                padding,
+                ..Default::default()
+            },
+        };
+        let ours = conv.forward(&x).unwrap();
+        let candle = x
+            .conv2d(&conv.weight, padding, stride, 1, 1)
+            .unwrap()
+            .broadcast_add(&conv.bias.reshape((1, (), 1, 1)).unwrap())
+            .unwrap();
+        assert_eq!(ours.dims(), candle.dims());
+        let err = (ours - candle)
+            .unwrap()
+            .abs()
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .max(0)
+            .unwrap()
+            .to_scalar::<f32>()
+            .unwrap();
+        let what = format!("b{batch} {c_in}->{c_out} {h}x{w} k{k} s{stride} p{padding}");
+        assert!(err < 1e-4, "{what}: max error {err}");
+    }
+
+    #[test]
+    fn matches_candle_for_the_models_convolutions() {
+        check((2, 5, 7), (9, 13), (3, 1, 1)); // resnets, conv_in/out, upsample convs
+        check((1, 4, 6), (9, 13), (3, 2, 1)); // downsample, odd sides
+        check((2, 3, 4), (8, 8), (3, 2, 0)); // downsample with diffusers' padding 0
+        check((2, 6, 3), (5, 7), (1, 1, 0)); // shortcuts and projections
+        check((1, 2, 3), (1, 1), (3, 1, 1)); // one pixel, all padding but the centre
+        check((1, 3, 2), (6, 4), (3, 1, 0)); // no padding: smaller output
+    }
+
+    #[test]
+    fn tiles_large_inputs_by_rows() {
+        // 64 × 9 column rows × 40 pixels a row: more than one tile of TILE_FLOATS.
+        check((1, 64, 8), (1000, 40), (3, 1, 1));
+    }
+
+    #[test]
+    fn takes_a_non_contiguous_input() {
+        let dev = Device::Cpu;
+        let x = Tensor::randn(0f32, 1.0, (1, 6, 4, 3), &dev)
+            .unwrap()
+            .transpose(2, 3)
+            .unwrap();
+        let conv = Conv2d {
+            weight: Tensor::randn(0f32, 1.0, (2, 6, 3, 3), &dev).unwrap(),
+            bias: Tensor::zeros(2, DType::F32, &dev).unwrap(),
+            config: Conv2dConfig {
+                padding: 1,
+                ..Default::default()
+            },
+        };
+        let ours = conv.forward(&x).unwrap();
+        let candle = x.conv2d(&conv.weight, 1, 1, 1, 1).unwrap();
+        let err = (ours - candle)
+            .unwrap()
+            .abs()
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .max(0)
+            .unwrap();
+        assert!(err.to_scalar::<f32>().unwrap() < 1e-4);
+    }
+}
