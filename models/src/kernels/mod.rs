@@ -3,4 +3,5 @@
 
 pub mod attention;
 pub mod conv;
+pub mod group_norm;
 pub mod softmax;

@@ -9,6 +9,7 @@ mod config;
 mod error;
 mod generate;
 mod interpolate;
+mod layers;
 mod long;
 mod model;
 mod rng;

@@ -2,12 +2,10 @@
 //! block has cross-attention, and a strided convolution down or a nearest-neighbour upsample
 //! and convolution up between resolutions.
 
-use candle_core::{Module, Result, Tensor, D};
-use candle_nn::{Conv2dConfig, VarBuilder};
+use candle_core::{Result, Tensor};
+use candle_nn::VarBuilder;
 
-use crate::kernels::conv::{conv2d, Conv2d};
-
-use super::resnet::{conv3x3, ResnetBlock, ResnetShape};
+use super::super::layers::{Downsample, ResnetBlock, ResnetShape, Upsample};
 use super::transformer::{Transformer2D, TransformerShape};
 
 /// The transformers of a block: `heads` heads and `depth` transformer blocks each.
@@ -41,42 +39,10 @@ fn resnet_then_attention(
     time: &Tensor,
     context: &Tensor,
 ) -> Result<Tensor> {
-    let x = resnets[i].forward(x, time)?;
+    let x = resnets[i].forward(x, Some(time))?;
     match transformers.get(i) {
         Some(t) => t.forward(&x, context),
         None => Ok(x),
-    }
-}
-
-/// A 3×3 convolution with stride 2. diffusers pads the right and bottom edges by one where
-/// `downsample_padding` is 0.
-struct Downsample {
-    conv: Conv2d,
-    pad_right_bottom: bool,
-}
-
-impl Downsample {
-    fn load(channels: usize, padding: usize, vb: VarBuilder) -> Result<Self> {
-        let config = Conv2dConfig {
-            stride: 2,
-            padding,
-            ..Default::default()
-        };
-        Ok(Self {
-            conv: conv2d(channels, channels, 3, config, vb.pp("conv"))?,
-            pad_right_bottom: padding == 0,
-        })
-    }
-
-    fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        if self.pad_right_bottom {
-            let padded = x
-                .pad_with_zeros(D::Minus1, 0, 1)?
-                .pad_with_zeros(D::Minus2, 0, 1)?;
-            self.conv.forward(&padded)
-        } else {
-            self.conv.forward(x)
-        }
     }
 }
 
@@ -162,9 +128,9 @@ impl MidBlock {
     }
 
     pub fn forward(&self, x: &Tensor, time: &Tensor, context: &Tensor) -> Result<Tensor> {
-        let mut x = self.resnets[0].forward(x, time)?;
+        let mut x = self.resnets[0].forward(x, Some(time))?;
         for (transformer, resnet) in self.transformers.iter().zip(&self.resnets[1..]) {
-            x = resnet.forward(&transformer.forward(&x, context)?, time)?;
+            x = resnet.forward(&transformer.forward(&x, context)?, Some(time))?;
         }
         Ok(x)
     }
@@ -173,7 +139,7 @@ impl MidBlock {
 pub struct UpBlock {
     resnets: Vec<ResnetBlock>,
     transformers: Vec<Transformer2D>,
-    upsample: Option<Conv2d>,
+    upsample: Option<Upsample>,
 }
 
 /// The channel counts around one up block.
@@ -211,13 +177,7 @@ impl UpBlock {
             })
             .collect::<Result<_>>()?;
         let upsample = upsample
-            .then(|| {
-                conv3x3(
-                    channels.out,
-                    channels.out,
-                    vb.pp("upsamplers").pp("0").pp("conv"),
-                )
-            })
+            .then(|| Upsample::load(channels.out, vb.pp("upsamplers").pp("0")))
             .transpose()?;
         Ok(Self {
             resnets,
@@ -248,10 +208,8 @@ impl UpBlock {
             x = Tensor::cat(&[&x, &skip], 1)?;
             x = resnet_then_attention(&self.resnets, &self.transformers, i, &x, time, context)?;
         }
-        if let Some(conv) = &self.upsample {
-            let (_, _, h, w) = x.dims4()?;
-            let (h, w) = upsample_to.unwrap_or((2 * h, 2 * w));
-            x = conv.forward(&x.upsample_nearest2d(h, w)?)?;
+        if let Some(upsample) = &self.upsample {
+            x = upsample.forward(&x, upsample_to)?;
         }
         Ok(x)
     }

@@ -5,17 +5,17 @@
 //! accepts what this supports.
 
 mod blocks;
-mod resnet;
 mod time;
 mod transformer;
 
 use candle_core::{Module, Result, Tensor};
-use candle_nn::{GroupNorm, VarBuilder};
+use candle_nn::VarBuilder;
 use candle_transformers::models::stable_diffusion::unet_2d::UNet2DConditionModelConfig;
 
+use super::layers::{conv3x3, ResnetShape};
 use crate::kernels::conv::Conv2d;
+use crate::kernels::group_norm::{group_norm, GroupNorm};
 use blocks::{Attention, DownBlock, MidBlock, UpBlock, UpChannels};
-use resnet::{conv3x3, norm_silu, ResnetShape};
 use time::TimeEmbedding;
 use transformer::TransformerShape;
 
@@ -45,7 +45,7 @@ impl UNet {
         let resnet = ResnetShape {
             groups: config.norm_num_groups,
             eps: config.norm_eps,
-            time_channels: base * 4,
+            time_channels: Some(base * 4),
         };
         let transformer = TransformerShape {
             groups: config.norm_num_groups,
@@ -110,7 +110,7 @@ impl UNet {
                 UpBlock::load(channels, layers, attention(level), i + 1 < n, resnet, vb)
             })
             .collect::<Result<_>>()?;
-        let norm_out = candle_nn::group_norm(
+        let norm_out = group_norm(
             config.norm_num_groups,
             base,
             config.norm_eps,
@@ -160,6 +160,6 @@ impl UNet {
                 .transpose()?;
             x = block.forward(&x, &time, context, &mut skips, upsample_to)?;
         }
-        self.conv_out.forward(&norm_silu(&self.norm_out, &x)?)
+        self.conv_out.forward(&self.norm_out.forward_silu(&x)?)
     }
 }

@@ -3,10 +3,11 @@
 //! out, and the residual. Attention goes through the fused CPU kernel.
 
 use candle_core::{Module, Result, Tensor, D};
-use candle_nn::{GroupNorm, LayerNorm, Linear, VarBuilder};
+use candle_nn::{LayerNorm, Linear, VarBuilder};
 
 use crate::kernels::attention::scaled_dot_product_attention;
 use crate::kernels::conv::{conv2d, Conv2d};
+use crate::kernels::group_norm::{group_norm, GroupNorm};
 
 const LAYER_NORM_EPS: f64 = 1e-5;
 /// diffusers builds the transformer's group norm with this eps, whatever the UNet's.
@@ -170,7 +171,7 @@ impl Transformer2D {
             })
             .collect::<Result<_>>()?;
         Ok(Self {
-            norm: candle_nn::group_norm(shape.groups, channels, GROUP_NORM_EPS, vb.pp("norm"))?,
+            norm: group_norm(shape.groups, channels, GROUP_NORM_EPS, vb.pp("norm"))?,
             proj_in: Projection::load(linear, channels, channels, vb.pp("proj_in"))?,
             blocks,
             proj_out: Projection::load(linear, channels, channels, vb.pp("proj_out"))?,
