@@ -3,9 +3,12 @@
 //! models use. Run with `cargo bench -p bgm-models --bench attention`. PyTorch needs
 //! `$BGM_PARITY_PYTHON`, else /work/venv-parity/bin/python; without it that column is "not run".
 
-use std::path::{Path, PathBuf};
+#[path = "bench_common/mod.rs"]
+mod bench_common;
+
+use bench_common::{median_time, python};
+use std::path::Path;
 use std::process::Command;
-use std::time::Instant;
 
 use bgm_models::kernels::attention::{scaled_dot_product_attention, unfused};
 use candle_core::{Device, Tensor};
@@ -21,30 +24,8 @@ const SHAPES: [(&str, usize, usize, usize, usize); 5] = [
     ("Whisper encoder", 8, 1500, 1500, 64),
 ];
 
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
-}
-
-fn time(mut f: impl FnMut()) -> f64 {
-    f();
-    median(
-        (0..RUNS)
-            .map(|_| {
-                let t = Instant::now();
-                f();
-                t.elapsed().as_secs_f64()
-            })
-            .collect(),
-    )
-}
-
-fn python() -> Option<PathBuf> {
-    if let Ok(p) = std::env::var("BGM_PARITY_PYTHON") {
-        return Some(PathBuf::from(p));
-    }
-    let default = Path::new("/work/venv-parity/bin/python");
-    default.exists().then(|| default.to_path_buf())
+fn time(f: impl FnMut()) -> f64 {
+    median_time(RUNS, f)
 }
 
 fn spec(batch: usize, queries: usize, keys: usize, depth: usize) -> String {

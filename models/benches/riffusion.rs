@@ -9,6 +9,10 @@
 //! times are printed. `BGM_BENCH_ONLY=clip,unet_batch2,unet_batch8,vae_decode` picks parts.
 //! Run with `cargo bench -p bgm-models --bench riffusion`.
 
+#[path = "bench_common/mod.rs"]
+mod bench_common;
+
+use bench_common::python;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -25,14 +29,6 @@ fn peak_rss_mib() -> Option<f64> {
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kib / 1024.0)
-}
-
-fn python() -> Option<PathBuf> {
-    if let Ok(p) = std::env::var("BGM_PARITY_PYTHON") {
-        return Some(PathBuf::from(p));
-    }
-    let default = Path::new("/work/venv-parity/bin/python");
-    default.exists().then(|| default.to_path_buf())
 }
 
 /// Best wall time of RUNS after one warm-up.

@@ -4,9 +4,13 @@
 //! torch and torchaudio: `$BGM_PARITY_PYTHON`, else /work/venv-parity/bin/python; without one
 //! only our time is printed.
 
+#[path = "bench_common/mod.rs"]
+mod bench_common;
+
 #[path = "../tests/speech_common/mod.rs"]
 mod speech_common;
 
+use bench_common::python;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
@@ -46,14 +50,6 @@ fn peak_rss_mib() -> Option<f64> {
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kib / 1024.0)
-}
-
-fn python() -> Option<PathBuf> {
-    if let Ok(p) = std::env::var("BGM_PARITY_PYTHON") {
-        return Some(PathBuf::from(p));
-    }
-    let default = Path::new("/work/venv-parity/bin/python");
-    default.exists().then(|| default.to_path_buf())
 }
 
 /// This process's user + system CPU time, seconds (Linux only).

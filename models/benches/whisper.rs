@@ -13,9 +13,12 @@
 //! Run with `cargo bench -p bgm-models --bench whisper`. The transformers side needs
 //! `$BGM_PARITY_PYTHON`, else /work/venv-parity/bin/python.
 
+#[path = "bench_common/mod.rs"]
+mod bench_common;
+
+use bench_common::{median_time, python};
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::Instant;
 
 use bgm_models::device::ComputeDevice;
 use bgm_models::stt::Whisper;
@@ -31,31 +34,8 @@ fn bench_dir() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("/work/bench/whisper-base-random"))
 }
 
-fn python() -> Option<PathBuf> {
-    if let Ok(p) = std::env::var("BGM_PARITY_PYTHON") {
-        return Some(PathBuf::from(p));
-    }
-    let default = Path::new("/work/venv-parity/bin/python");
-    default.exists().then(|| default.to_path_buf())
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
-}
-
-/// Times `f` RUNS times after one warm-up; the median in seconds.
-fn time(mut f: impl FnMut()) -> f64 {
-    f();
-    median(
-        (0..RUNS)
-            .map(|_| {
-                let t = Instant::now();
-                f();
-                t.elapsed().as_secs_f64()
-            })
-            .collect(),
-    )
+fn time(f: impl FnMut()) -> f64 {
+    median_time(RUNS, f)
 }
 
 fn step_tokens() -> Vec<u32> {

@@ -10,6 +10,7 @@
 use candle_core::{CpuStorage, CustomOp3, DType, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
 
+use super::contiguous_f32;
 use super::softmax::{fast_exp, softmax_last_dim};
 
 /// Queries per task: enough rows for the block products to run at full speed.
@@ -84,16 +85,6 @@ impl Dims {
     }
 }
 
-fn contiguous_f32<'a>(storage: &'a CpuStorage, layout: &Layout) -> Result<&'a [f32]> {
-    let CpuStorage::F32(data) = storage else {
-        candle_core::bail!("fused attention takes f32");
-    };
-    let Some((start, end)) = layout.contiguous_offsets() else {
-        candle_core::bail!("fused attention takes contiguous tensors");
-    };
-    Ok(&data[start..end])
-}
-
 impl CustomOp3 for FusedAttention {
     fn name(&self) -> &'static str {
         "fused-attention"
@@ -110,9 +101,9 @@ impl CustomOp3 for FusedAttention {
     ) -> Result<(CpuStorage, Shape)> {
         let dims = Dims::of(q_layout, k_layout, v_layout)?;
         let (q, k, v) = (
-            contiguous_f32(q, q_layout)?,
-            contiguous_f32(k, k_layout)?,
-            contiguous_f32(v, v_layout)?,
+            contiguous_f32(q, q_layout, "fused attention")?,
+            contiguous_f32(k, k_layout, "fused attention")?,
+            contiguous_f32(v, v_layout, "fused attention")?,
         );
         let mut out = vec![0f32; dims.batch * dims.queries * dims.value_depth];
         let mut shape = q_layout.shape().dims().to_vec();
@@ -322,20 +313,8 @@ fn lane_sum(values: &[f32]) -> f32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::kernels::max_abs_diff;
     use candle_core::Device;
-
-    fn max_abs_diff(a: &Tensor, b: &Tensor) -> f32 {
-        (a - b)
-            .unwrap()
-            .abs()
-            .unwrap()
-            .flatten_all()
-            .unwrap()
-            .max(0)
-            .unwrap()
-            .to_scalar::<f32>()
-            .unwrap()
-    }
 
     fn check(lead: &[usize], queries: usize, keys: usize, depth: usize, spread: f64) {
         let dev = Device::Cpu;

@@ -10,6 +10,8 @@ use candle_core::{CpuStorage, CustomOp3, DType, Layout, Module, Result, Shape, T
 use candle_nn::{Conv2dConfig, VarBuilder};
 use rayon::prelude::*;
 
+use super::contiguous_f32;
+
 /// Column rows × pixels per tile, in floats: 8 MB, so the columns stay near the cache while
 /// the largest layers (VAE at 512², UNet at 1,280 channels) never build them whole.
 const TILE_FLOATS: usize = 2 << 20;
@@ -123,16 +125,6 @@ impl Geometry {
     }
 }
 
-fn contiguous_f32<'a>(storage: &'a CpuStorage, layout: &Layout) -> Result<&'a [f32]> {
-    let CpuStorage::F32(data) = storage else {
-        candle_core::bail!("column conv2d takes f32");
-    };
-    let Some((start, end)) = layout.contiguous_offsets() else {
-        candle_core::bail!("column conv2d takes contiguous tensors");
-    };
-    Ok(&data[start..end])
-}
-
 impl CustomOp3 for ColumnConv {
     fn name(&self) -> &'static str {
         "column-conv2d"
@@ -149,9 +141,9 @@ impl CustomOp3 for ColumnConv {
     ) -> Result<(CpuStorage, Shape)> {
         let g = Geometry::of(x_layout, w_layout, b_layout, self)?;
         let (x, w, bias) = (
-            contiguous_f32(x, x_layout)?,
-            contiguous_f32(w, w_layout)?,
-            contiguous_f32(b, b_layout)?,
+            contiguous_f32(x, x_layout, "column conv2d")?,
+            contiguous_f32(w, w_layout, "column conv2d")?,
+            contiguous_f32(b, b_layout, "column conv2d")?,
         );
         let plane_in = g.height * g.width;
         let plane_out = g.out_h * g.out_w;
@@ -274,6 +266,7 @@ fn copy_tap(src: &[f32], dst: &mut [f32], kx: usize, g: &Geometry) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::kernels::max_abs_diff;
     use candle_core::Device;
 
     /// (batch, c_in, c_out), (height, width), (kernel, stride, padding).
@@ -297,16 +290,7 @@ mod tests {
             .broadcast_add(&conv.bias.reshape((1, (), 1, 1)).unwrap())
             .unwrap();
         assert_eq!(ours.dims(), candle.dims());
-        let err = (ours - candle)
-            .unwrap()
-            .abs()
-            .unwrap()
-            .flatten_all()
-            .unwrap()
-            .max(0)
-            .unwrap()
-            .to_scalar::<f32>()
-            .unwrap();
+        let err = max_abs_diff(&ours, &candle);
         let what = format!("b{batch} {c_in}->{c_out} {h}x{w} k{k} s{stride} p{padding}");
         assert!(err < 1e-4, "{what}: max error {err}");
     }
@@ -344,14 +328,6 @@ mod tests {
         };
         let ours = conv.forward(&x).unwrap();
         let candle = x.conv2d(&conv.weight, 1, 1, 1, 1).unwrap();
-        let err = (ours - candle)
-            .unwrap()
-            .abs()
-            .unwrap()
-            .flatten_all()
-            .unwrap()
-            .max(0)
-            .unwrap();
-        assert!(err.to_scalar::<f32>().unwrap() < 1e-4);
+        assert!(max_abs_diff(&ours, &candle) < 1e-4);
     }
 }

@@ -9,6 +9,7 @@ use candle_core::{CpuStorage, CustomOp3, DType, Layout, Module, Result, Shape, T
 use candle_nn::VarBuilder;
 use rayon::prelude::*;
 
+use super::contiguous_f32;
 use super::softmax::fast_exp;
 
 #[derive(Clone, Debug)]
@@ -81,16 +82,6 @@ struct FusedGroupNorm {
     silu: bool,
 }
 
-fn contiguous_f32<'a>(storage: &'a CpuStorage, layout: &Layout) -> Result<&'a [f32]> {
-    let CpuStorage::F32(data) = storage else {
-        candle_core::bail!("fused group norm takes f32");
-    };
-    let Some((start, end)) = layout.contiguous_offsets() else {
-        candle_core::bail!("fused group norm takes contiguous tensors");
-    };
-    Ok(&data[start..end])
-}
-
 impl CustomOp3 for FusedGroupNorm {
     fn name(&self) -> &'static str {
         "fused-group-norm"
@@ -117,9 +108,9 @@ impl CustomOp3 for FusedGroupNorm {
             );
         }
         let (x, weight, bias) = (
-            contiguous_f32(x, x_layout)?,
-            contiguous_f32(w, w_layout)?,
-            contiguous_f32(b, b_layout)?,
+            contiguous_f32(x, x_layout, "fused group norm")?,
+            contiguous_f32(w, w_layout, "fused group norm")?,
+            contiguous_f32(b, b_layout, "fused group norm")?,
         );
         let plane: usize = dims[2..].iter().product();
         let per_group = channels / self.groups;
@@ -238,20 +229,8 @@ fn silu_value(v: f32) -> f32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::kernels::max_abs_diff;
     use candle_core::Device;
-
-    fn max_abs_diff(a: &Tensor, b: &Tensor) -> f32 {
-        (a - b)
-            .unwrap()
-            .abs()
-            .unwrap()
-            .flatten_all()
-            .unwrap()
-            .max(0)
-            .unwrap()
-            .to_scalar::<f32>()
-            .unwrap()
-    }
 
     fn random_norm(groups: usize, channels: usize, eps: f64) -> GroupNorm {
         let dev = Device::Cpu;
