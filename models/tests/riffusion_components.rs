@@ -163,6 +163,50 @@ fn vae_decode_and_encode_mean_match_diffusers() {
     assert!(err < VAE_TOLERANCE, "{err}");
 }
 
+/// VAEs saved before diffusers 0.14, riffusion-model-v1's among them, name the middle block's
+/// attention `query`/`key`/`value`/`proj_attn`, some as 1×1 convolutions: both load and give
+/// the same images.
+#[test]
+fn vae_loads_the_legacy_attention_names() {
+    let dir = tempfile::tempdir().unwrap();
+    copy_tree(tiny_safetensors_folder(), dir.path());
+    let file = dir.path().join("vae/diffusion_pytorch_model.safetensors");
+    let tensors = candle_core::safetensors::load(&file, &candle_core::Device::Cpu).unwrap();
+    let legacy = [
+        ("to_q.", "query."),
+        ("to_k.", "key."),
+        ("to_v.", "value."),
+        ("to_out.0.", "proj_attn."),
+    ];
+    let mut renamed = 0;
+    let tensors: std::collections::HashMap<String, candle_core::Tensor> = tensors
+        .into_iter()
+        .map(|(name, t)| {
+            let Some((new, old)) = legacy.iter().find(|(new, _)| name.contains(new)) else {
+                return (name, t);
+            };
+            renamed += 1;
+            let t = if name.ends_with("weight") && name.contains("to_q") {
+                t.unsqueeze(2).unwrap().unsqueeze(3).unwrap()
+            } else {
+                t
+            };
+            (name.replace(new, old), t)
+        })
+        .collect();
+    assert_eq!(
+        renamed, 16,
+        "four projections in the encoder and in the decoder"
+    );
+    candle_core::safetensors::save(&tensors, &file).unwrap();
+
+    let config = offline_config(dir.path());
+    let model = RiffusionModel::from_folder(dir.path(), &config, &ComputeDevice::cpu()).unwrap();
+    let decoded = model.vae.decode_raw(&array("vae_latents")).unwrap();
+    let err = max_abs_error(&decoded, &array("vae_decoded"));
+    assert!(err < VAE_TOLERANCE, "{err}");
+}
+
 #[test]
 fn scheduler_timesteps_match_diffusers() {
     let model = tiny_model();

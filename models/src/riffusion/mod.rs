@@ -1,9 +1,11 @@
 //! Stage 2, music generation: Riffusion (Stable Diffusion 1.5 fine-tuned on spectrogram images)
-//! on candle-transformers' CLIP text encoder, UNet and VAE, with our own pipeline around them:
+//! on candle-transformers' CLIP text encoder and our own UNet and VAE (on the fused CPU
+//! kernels), with our own pipeline around them:
 //! schedulers (DDIM, DPM-Solver++ 2M), classifier-free guidance, text-to-image and
 //! image-to-image, prompt interpolation, seeded noise, all candidates in one batched UNet call,
 //! and long music as seamless sequences of clips.
 
+mod autoencoder;
 mod batching;
 mod config;
 mod error;

@@ -3,68 +3,15 @@
 
 use std::path::PathBuf;
 
-use candle_core::{DType, Device, Shape, Tensor};
-use candle_nn::var_builder::SimpleBackend;
-use candle_nn::VarBuilder;
-use candle_transformers::models::stable_diffusion::vae::AutoEncoderKL;
+use candle_core::{DType, Device, Tensor};
 
+use super::autoencoder::AutoEncoder;
 use super::batching::{in_slices, rows_per_call, vae_row_bytes, SliceLimit};
 use super::config::VaeSettings;
 use super::error::{Result, RiffusionError};
-use crate::weights::ReleasingSafetensors;
-
-/// candle's `encode` returns a distribution whose mean is private and whose `sample` draws from
-/// candle's unseeded generator. This backend serves `quant_conv` with the log-variance half
-/// zeroed and biased to -1e4, so the standard deviation is exactly 0 and `sample()` is the mean.
-/// `quant_conv` is used by `encode` only, so decoding is unaffected.
-struct MeanEncoding {
-    inner: ReleasingSafetensors,
-    latent_channels: usize,
-}
-
-impl MeanEncoding {
-    fn adjust(&self, name: &str, tensor: Tensor) -> candle_core::Result<Tensor> {
-        let c = self.latent_channels;
-        match name {
-            "quant_conv.weight" => {
-                let mean = tensor.narrow(0, 0, c)?;
-                Tensor::cat(&[mean.clone(), mean.zeros_like()?], 0)
-            }
-            "quant_conv.bias" => {
-                let mean = tensor.narrow(0, 0, c)?;
-                let floor = (mean.ones_like()? * -1e4)?;
-                Tensor::cat(&[mean, floor], 0)
-            }
-            _ => Ok(tensor),
-        }
-    }
-}
-
-impl SimpleBackend for MeanEncoding {
-    fn get(
-        &self,
-        s: Shape,
-        name: &str,
-        h: candle_nn::Init,
-        dtype: DType,
-        dev: &Device,
-    ) -> candle_core::Result<Tensor> {
-        let tensor = SimpleBackend::get(&self.inner, s, name, h, DType::F32, dev)?;
-        self.adjust(name, tensor)?.to_dtype(dtype)
-    }
-
-    fn get_unchecked(&self, name: &str, dtype: DType, dev: &Device) -> candle_core::Result<Tensor> {
-        let tensor = self.inner.get_unchecked(name, DType::F32, dev)?;
-        self.adjust(name, tensor)?.to_dtype(dtype)
-    }
-
-    fn contains_tensor(&self, name: &str) -> bool {
-        self.inner.contains_tensor(name)
-    }
-}
 
 pub struct Vae {
-    model: AutoEncoderKL,
+    model: AutoEncoder,
     settings: VaeSettings,
     dtype: DType,
     device: Device,
@@ -83,17 +30,12 @@ impl Vae {
             component: "VAE",
             source,
         };
-        let inner = ReleasingSafetensors::open(weights).map_err(weights_error)?;
-        let backend = MeanEncoding {
-            inner,
-            latent_channels: settings.config.latent_channels,
-        };
-        let vb = VarBuilder::from_backend(Box::new(backend), dtype, device.clone());
-        let model = AutoEncoderKL::new(
-            vb,
+        let vb = crate::weights::var_builder(weights, dtype, device).map_err(weights_error)?;
+        let model = AutoEncoder::load(
             settings.in_channels,
             settings.out_channels,
-            settings.config.clone(),
+            &settings.config,
+            vb,
         )
         .map_err(weights_error)?;
         Ok(Self {
@@ -141,7 +83,7 @@ impl Vae {
         let slice = rows_per_call(&self.device, 1, row_bytes, rows);
         in_slices(rows, slice, &self.slices, |start, len| {
             let part = images.narrow(0, start, len)?.to_dtype(self.dtype)?;
-            Ok(self.model.encode(&part)?.sample()?.to_dtype(DType::F32)?)
+            Ok(self.model.encode_mean(&part)?.to_dtype(DType::F32)?)
         })
     }
 
