@@ -47,10 +47,13 @@ $(WHISPER_BASE_DIR)/model.safetensors:
 whisper-base: $(WHISPER_BASE_DIR)/model.safetensors
 
 # The real-whisper-base tests are #[ignore]d for a plain `cargo test`; here they run.
+# Single test targets are picked with --workspace, not -p: the dependencies then get the
+# features the whole workspace's tests unify to, so nothing is compiled a second time with
+# another feature set (that copy cost minutes and gigabytes of disk).
 test-rust: whisper-base
 	BGM_WHISPER_BASE_DIR=$(abspath $(WHISPER_BASE_DIR)) $(CARGO) test --workspace
-	BGM_WHISPER_BASE_DIR=$(abspath $(WHISPER_BASE_DIR)) $(CARGO) test -p bgm-models --test whisper_transcribe -- --ignored
-	BGM_WHISPER_BASE_DIR=$(abspath $(WHISPER_BASE_DIR)) $(CARGO) test -p bgm-studio --test cli -- --ignored
+	BGM_WHISPER_BASE_DIR=$(abspath $(WHISPER_BASE_DIR)) $(CARGO) test --workspace --test whisper_transcribe -- --ignored
+	BGM_WHISPER_BASE_DIR=$(abspath $(WHISPER_BASE_DIR)) $(CARGO) test --workspace --test cli -- --ignored
 
 test-ui: ui-deps
 	cd ui && npm test
@@ -63,7 +66,7 @@ test-ui: ui-deps
 test-window: ui-build whisper-base
 	@command -v tauri-driver >/dev/null || $(CARGO) install --locked tauri-driver@$(TAURI_DRIVER_VERSION)
 	$(CARGO) build -p bgm-studio --features custom-protocol
-	BGM_DATA_DIR=$$(mktemp -d) BGM_WHISPER_BASE_DIR=$(abspath $(WHISPER_BASE_DIR)) \
+	BGM_WHISPER_BASE_DIR=$(abspath $(WHISPER_BASE_DIR)) \
 		xvfb-run -a -s "-screen 0 1280x800x24" \
 		node tools/window-smoke.mjs target/debug/bgm-studio target/window-screenshots
 
@@ -79,7 +82,7 @@ build-cuda: ui-build
 
 test-cuda: build-cuda
 	tools/gpu/cuda-build.sh clippy -p bgm-studio -p bgm-models --all-targets $(CUDA_FEATURES) -- -D warnings
-	BGM_CUDA_BINARY=$(abspath $(CUDA_APP)) $(CARGO) test -p bgm-studio --test cuda_build -- --ignored
+	BGM_CUDA_BINARY=$(abspath $(CUDA_APP)) $(CARGO) test --workspace --test cuda_build -- --ignored
 	BENCH_PROFILE=dev tools/gpu/bench.sh package
 
 # Every package the built app needs at run time (shared libraries, the preview's GStreamer

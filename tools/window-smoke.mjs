@@ -10,7 +10,7 @@
 //    continue" fetches the tiny models from a fake Hugging Face hub over HTTP (throttled, so the
 //    rate shows and Cancel lands mid-file), Resume finishes it, and the stages run to the end.
 import { spawn } from "node:child_process";
-import { cpSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { catalogueFixtures, startFakeHub } from "./fake-hub.mjs";
@@ -79,9 +79,14 @@ async function session(args) {
   return s;
 }
 
+/** Every folder this run makes lives under one scratch folder, removed at the end: the copied
+ * models alone are 145 MB a run. */
+const scratchRoot = mkdtempSync(join(tmpdir(), "bgm-window-smoke-"));
+const scratch = (name) => mkdtempSync(join(scratchRoot, `${name}-`));
+
 /** Tiny random models of the real architectures, with real whisper-base when it is built. */
 function tinyModels() {
-  const dir = mkdtempSync(join(tmpdir(), "bgm-models-"));
+  const dir = scratch("models");
   const fixtures = join(root, "models/tests/fixtures");
   const whisper = process.env.BGM_WHISPER_BASE_DIR ?? join(fixtures, "whisper/tiny");
   cpSync(whisper, join(dir, "openai/whisper-base"), { recursive: true });
@@ -92,13 +97,13 @@ function tinyModels() {
 
 /** Audio output goes to ALSA's null device: CI machines have no sound card. */
 function nullAudio() {
-  const path = join(mkdtempSync(join(tmpdir(), "bgm-alsa-")), "asound.conf");
+  const path = join(scratch("alsa"), "asound.conf");
   writeFileSync(path, "pcm.!default { type null }\nctl.!default { type hw card 0 }\n");
   return path;
 }
 
 /** Two diffusion steps: the tiny models make noise either way, and the run stays short. */
-function quickSettings(data = process.env.BGM_DATA_DIR ?? mkdtempSync(join(tmpdir(), "bgm-data-"))) {
+function quickSettings(data = process.env.BGM_DATA_DIR ?? scratch("data")) {
   mkdirSync(join(data, "config"), { recursive: true });
   writeFileSync(join(data, "config/settings.json"), JSON.stringify({ device: "cpu", steps: 2 }));
   return data;
@@ -200,9 +205,9 @@ try {
     hub.throttle(1_000_000);
     const fresh = {
       ...env,
-      BGM_DATA_DIR: quickSettings(mkdtempSync(join(tmpdir(), "bgm-data-"))),
-      BGM_MODELS_DIR: mkdtempSync(join(tmpdir(), "bgm-no-models-")),
-      HF_HOME: mkdtempSync(join(tmpdir(), "bgm-hf-")),
+      BGM_DATA_DIR: quickSettings(scratch("data")),
+      BGM_MODELS_DIR: scratch("no-models"),
+      HF_HOME: scratch("hf"),
       HF_ENDPOINT: hub.url,
     };
     delete fresh.HF_HUB_OFFLINE;
@@ -250,6 +255,9 @@ try {
   });
 } finally {
   driver.kill();
+  // The app may still hold files under the scratch folder until tauri-driver has gone.
+  if (driver.exitCode === null && driver.signalCode === null) await new Promise((resolve) => driver.once("exit", resolve));
+  rmSync(scratchRoot, { recursive: true, force: true });
 }
 const failed = results.filter(([, err]) => err).length;
 console.log(`${results.length - failed} passed, ${failed} failed`);
