@@ -11,10 +11,16 @@ use candle_nn::{Conv2dConfig, VarBuilder};
 use rayon::prelude::*;
 
 use super::contiguous_f32;
+use super::winograd;
 
 /// Column rows × pixels per tile, in floats: 8 MB, so the columns stay near the cache while
 /// the largest layers (VAE at 512², UNet at 1,280 channels) never build them whole.
 const TILE_FLOATS: usize = 2 << 20;
+
+/// Channels in and out from which a 3×3 convolution goes through Winograd's transform.
+const WINOGRAD_MIN_CHANNELS: usize = 16;
+/// Output pixels per call (all images) from which it does.
+const WINOGRAD_MIN_PIXELS: usize = 1024;
 
 /// A convolution with bias, PyTorch weight layout `[c_out, c_in, kh, kw]`.
 #[derive(Clone, Debug)]
@@ -119,6 +125,19 @@ impl Geometry {
         self.c_in * self.kh * self.kw
     }
 
+    /// A 3×3 "same" convolution large enough that the transforms cost less than the products
+    /// they save: not the first layers of a model (3 or 4 channels in), nor the UNet's
+    /// lowest resolutions, where the weight's transform is as much work as the products.
+    fn suits_winograd(&self) -> bool {
+        self.kh == 3
+            && self.kw == 3
+            && self.stride == 1
+            && self.padding == 1
+            && self.c_in >= WINOGRAD_MIN_CHANNELS
+            && self.c_out >= WINOGRAD_MIN_CHANNELS
+            && self.batch * self.height * self.width >= WINOGRAD_MIN_PIXELS
+    }
+
     /// A 1×1 kernel with stride 1 and no padding: the input planes are the columns.
     fn is_pointwise(&self) -> bool {
         self.kh == 1 && self.kw == 1 && self.stride == 1 && self.padding == 0
@@ -150,6 +169,17 @@ impl CustomOp3 for ColumnConv {
         let mut out = vec![0f32; g.batch * g.c_out * plane_out];
         let shape = Shape::from((g.batch, g.c_out, g.out_h, g.out_w));
         if out.is_empty() {
+            return Ok((CpuStorage::F32(out), shape));
+        }
+        if g.suits_winograd() {
+            let planes = winograd::Planes {
+                batch: g.batch,
+                c_in: g.c_in,
+                c_out: g.c_out,
+                height: g.height,
+                width: g.width,
+            };
+            winograd::convolve(x, w, bias, &mut out, planes);
             return Ok((CpuStorage::F32(out), shape));
         }
         let k = g.reduction();
@@ -290,9 +320,11 @@ mod tests {
             .broadcast_add(&conv.bias.reshape((1, (), 1, 1)).unwrap())
             .unwrap();
         assert_eq!(ours.dims(), candle.dims());
-        let err = max_abs_diff(&ours, &candle);
+        // Relative to the output's size: sums over hundreds of terms reach tens.
+        let scale = max_abs_diff(&candle, &candle.zeros_like().unwrap()).max(1.0);
+        let err = max_abs_diff(&ours, &candle) / scale;
         let what = format!("b{batch} {c_in}->{c_out} {h}x{w} k{k} s{stride} p{padding}");
-        assert!(err < 1e-4, "{what}: max error {err}");
+        assert!(err < 1e-5, "{what}: max relative error {err}");
     }
 
     #[test]
@@ -303,6 +335,12 @@ mod tests {
         check((2, 6, 3), (5, 7), (1, 1, 0)); // shortcuts and projections
         check((1, 2, 3), (1, 1), (3, 1, 1)); // one pixel, all padding but the centre
         check((1, 3, 2), (6, 4), (3, 1, 0)); // no padding: smaller output
+    }
+
+    #[test]
+    fn large_same_convolutions_go_through_winograd() {
+        check((2, 16, 24), (23, 31), (3, 1, 1)); // odd sides
+        check((1, 64, 32), (40, 40), (3, 1, 1));
     }
 
     #[test]

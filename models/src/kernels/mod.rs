@@ -5,6 +5,7 @@ pub mod attention;
 pub mod conv;
 pub mod group_norm;
 pub mod softmax;
+mod winograd;
 
 use candle_core::{CpuStorage, Layout, Result};
 
