@@ -7,6 +7,9 @@
 //! /work/bench/sd15-random). The reference side needs a Python with torch, transformers and
 //! diffusers: `$BGM_PARITY_PYTHON`, else /work/venv-parity/bin/python; without one only our
 //! times are printed. `BGM_BENCH_ONLY=clip,unet_batch2,unet_batch8,vae_decode` picks parts.
+//! The UNet and VAE parts also hand their inputs and outputs to the reference, which runs the
+//! same inputs and reports the largest difference: the fast CPU kernels (Winograd
+//! convolutions among them) checked at full size, where the tiny parity models do not reach.
 //! Run with `cargo bench -p bgm-models --bench riffusion`.
 
 #[path = "bench_common/mod.rs"]
@@ -21,6 +24,7 @@ use std::time::Instant;
 use bgm_models::device::ComputeDevice;
 use bgm_models::riffusion::{NoiseRng, RiffusionModel};
 use bgm_models::weights::WeightsConfig;
+use candle_core::Tensor;
 
 const RUNS: usize = 2;
 
@@ -43,7 +47,14 @@ fn best_of(mut f: impl FnMut()) -> f64 {
         .fold(f64::INFINITY, f64::min)
 }
 
-fn reference(folder: &Path, only: &[String]) -> HashMap<String, f64> {
+/// Raw little-endian f32, as the reference reads it with numpy.
+fn save(dir: &Path, name: &str, tensor: &Tensor) {
+    let values = tensor.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+    let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+    std::fs::write(dir.join(format!("{name}.f32")), bytes).unwrap();
+}
+
+fn reference(folder: &Path, only: &[String], compare: &Path) -> HashMap<String, f64> {
     let Some(python) = python() else {
         return HashMap::new();
     };
@@ -54,6 +65,7 @@ fn reference(folder: &Path, only: &[String]) -> HashMap<String, f64> {
         .arg(folder)
         .arg(RUNS.to_string())
         .arg(only.join(","))
+        .arg(compare)
         .output();
     match out {
         Ok(o) if o.status.success() => String::from_utf8_lossy(&o.stdout)
@@ -107,6 +119,8 @@ fn main() {
         .expect("loading the SD 1.5 components");
     let mut rng = NoiseRng::new(0);
     let mut ours = HashMap::new();
+    let compare = scratch.path().join("compare");
+    std::fs::create_dir_all(&compare).unwrap();
     if only.iter().any(|o| o == "clip") {
         let ids: Vec<Vec<u32>> = (0..2)
             .map(|_| {
@@ -133,33 +147,50 @@ fn main() {
         }
         let latents = rng.tensor(&[batch, 4, 64, 64], &device.device).unwrap();
         let hidden = rng.tensor(&[batch, 77, 768], &device.device).unwrap();
+        let mut noise = None;
         ours.insert(
             name,
-            best_of(|| {
-                model.predict_noise(&latents, 481.0, &hidden).unwrap();
-            }),
+            best_of(|| noise = Some(model.predict_noise(&latents, 481.0, &hidden).unwrap())),
         );
+        save(&compare, &format!("{name}.in0"), &latents);
+        save(&compare, &format!("{name}.in1"), &hidden);
+        save(&compare, &format!("{name}.out"), &noise.unwrap());
     }
     if only.iter().any(|o| o == "vae_decode") {
         let latents = rng.tensor(&[1, 4, 64, 64], &device.device).unwrap();
+        let mut images = None;
         ours.insert(
             "vae_decode",
-            best_of(|| {
-                model.vae.decode_raw(&latents).unwrap();
-            }),
+            best_of(|| images = Some(model.vae.decode_raw(&latents).unwrap())),
         );
+        save(&compare, "vae_decode.in0", &latents);
+        save(&compare, "vae_decode.out", &images.unwrap());
     }
     let peak = peak_rss_mib();
     drop(model);
-    let theirs = reference(&folder, &only);
+    let theirs = reference(&folder, &only, &compare);
     println!(
-        "{:<12} {:>10} {:>12} {:>7}",
-        "component", "ours (s)", "diffusers (s)", "ratio"
+        "{:<12} {:>10} {:>12} {:>7}   {}",
+        "component",
+        "ours (s)",
+        "diffusers (s)",
+        "ratio",
+        "max |ours - diffusers| (max |diffusers|)"
     );
     for name in all {
         let Some(&t) = ours.get(name) else { continue };
+        let difference = match (
+            theirs.get(&format!("{name}_max_err")),
+            theirs.get(&format!("{name}_max_abs")),
+        ) {
+            (Some(e), Some(a)) => format!("{e:.2e} ({a:.2})"),
+            _ => "-".into(),
+        };
         match theirs.get(name) {
-            Some(&r) => println!("{name:<12} {t:>10.3} {r:>12.3} {:>6.2}x", t / r),
+            Some(&r) => println!(
+                "{name:<12} {t:>10.3} {r:>12.3} {:>6.2}x   {difference}",
+                t / r
+            ),
             None => println!("{name:<12} {t:>10.3} {:>12} {:>7}", "-", "-"),
         }
     }

@@ -1,9 +1,12 @@
 #!/usr/bin/env python3
 """Times diffusers / transformers on full-size SD 1.5 components for models/benches/riffusion.rs.
 
-Usage: bench_diffusers.py FOLDER RUNS, where FOLDER holds the components written by
-`make_fixtures.py --bench`. Runs exactly the work the Rust bench runs (float32, CPU, inputs of
-the same shapes) and prints `<name>=<best wall seconds>` lines and `peak_rss_mib=<MiB>`.
+Usage: bench_diffusers.py FOLDER RUNS [ONLY [COMPARE]], where FOLDER holds the components
+written by `make_fixtures.py --bench`. Runs exactly the work the Rust bench runs (float32, CPU,
+inputs of the same shapes) and prints `<name>=<best wall seconds>` lines and
+`peak_rss_mib=<MiB>`. With COMPARE, a folder where the Rust bench left `<name>.in0.f32`,
+`<name>.in1.f32` and `<name>.out.f32`, it runs those inputs and also prints
+`<name>_max_err=` (largest absolute difference from the Rust output) and `<name>_max_abs=`.
 Uses as many torch threads as the machine has cores.
 """
 
@@ -12,6 +15,7 @@ import resource
 import sys
 import time
 
+import numpy as np
 import torch
 from diffusers import AutoencoderKL, UNet2DConditionModel
 from transformers import CLIPTextModel
@@ -27,9 +31,31 @@ def best_of(runs, fn):
     return best
 
 
+def inputs(compare, name, shapes):
+    """The Rust bench's inputs where it left them, else random ones of the same shapes."""
+    found = []
+    for i, shape in enumerate(shapes):
+        path = os.path.join(compare, f"{name}.in{i}.f32") if compare else None
+        if path and os.path.exists(path):
+            found.append(torch.from_numpy(np.fromfile(path, dtype="<f4").reshape(shape)))
+        else:
+            found.append(torch.randn(*shape))
+    return found
+
+
+def report_difference(compare, name, output):
+    path = os.path.join(compare, f"{name}.out.f32") if compare else None
+    if not path or not os.path.exists(path):
+        return
+    ours = torch.from_numpy(np.fromfile(path, dtype="<f4").reshape(output.shape))
+    print(f"{name}_max_err={(ours - output).abs().max().item():.6e}", flush=True)
+    print(f"{name}_max_abs={output.abs().max().item():.6e}", flush=True)
+
+
 def main():
     folder, runs = sys.argv[1], int(sys.argv[2])
-    only = set(sys.argv[3].split(",")) if len(sys.argv) > 3 else None
+    only = set(sys.argv[3].split(",")) if len(sys.argv) > 3 and sys.argv[3] else None
+    compare = sys.argv[4] if len(sys.argv) > 4 else None
     torch.set_num_threads(os.cpu_count() or 1)
     torch.manual_seed(0)
     with torch.inference_mode():
@@ -43,14 +69,17 @@ def main():
             name = f"unet_batch{batch}"
             if only is not None and name not in only:
                 continue
-            latents = torch.randn(batch, 4, 64, 64)
-            hidden = torch.randn(batch, 77, 768)
-            print(f"{name}={best_of(runs, lambda: unet(latents, 481, encoder_hidden_states=hidden).sample):.4f}", flush=True)
+            latents, hidden = inputs(compare, name, [(batch, 4, 64, 64), (batch, 77, 768)])
+            run = lambda: unet(latents, 481, encoder_hidden_states=hidden).sample
+            print(f"{name}={best_of(runs, run):.4f}", flush=True)
+            report_difference(compare, name, run())
         del unet
         vae = AutoencoderKL.from_pretrained(folder, subfolder="vae").eval()
         if only is None or "vae_decode" in only:
-            latents = torch.randn(1, 4, 64, 64)
-            print(f"vae_decode={best_of(runs, lambda: vae.decode(latents).sample):.4f}", flush=True)
+            (latents,) = inputs(compare, "vae_decode", [(1, 4, 64, 64)])
+            run = lambda: vae.decode(latents).sample
+            print(f"vae_decode={best_of(runs, run):.4f}", flush=True)
+            report_difference(compare, "vae_decode", run())
     print(f"peak_rss_mib={resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f}")
 
 
