@@ -6,7 +6,7 @@ CARGO ?= cargo
 APP_FEATURES ?=
 TAURI_DRIVER_VERSION := 2.0.6
 
-.PHONY: run test whisper-base deps ui-deps ui-build lint test-rust test-ui test-window test-cuda test-deps package test-package build-cuda gpu-bench-build bindings fixtures bench fuzz clean
+.PHONY: run test ci-prune whisper-base deps ui-deps ui-build lint test-rust test-ui test-window test-cuda test-deps package test-package build-cuda gpu-bench-build bindings fixtures bench fuzz clean
 
 # A CUDA build goes through tools/gpu/cuda-build.sh (see README, "GPU"); others through cargo.
 ifneq (,$(findstring cuda,$(APP_FEATURES)))
@@ -18,8 +18,18 @@ endif
 run: deps ui-build
 	$(APP_CARGO) run --release -p bgm-studio --features "custom-protocol $(APP_FEATURES)"
 
-test: deps ui-build lint test-rust test-ui test-window test-cuda test-deps test-package
+test: deps ui-build lint test-rust test-ui test-window test-cuda test-deps ci-prune test-package
 	@echo "all tests passed"
+
+# CI machines have little disk (a run once ran out in the package's release build). With
+# BGM_CI_PRUNE=1, which .ci/run sets, the debug and CUDA builds (about 6 GB) are dropped once
+# every step that uses them has run, before the release build starts. Elsewhere this does
+# nothing, so a developer's incremental builds stay.
+ci-prune: test-rust test-window test-cuda test-deps
+ifeq ($(BGM_CI_PRUNE),1)
+	du -sh target/debug target/cuda target/cuda-toolkit 2>/dev/null || true
+	rm -rf target/debug target/cuda target/cuda-toolkit target/cuda-patch
+endif
 
 deps:
 	tools/install-deps.sh
@@ -92,7 +102,7 @@ test-deps: test-window build-cuda
 
 # The .deb (Tauri's bundler, offline; Depends from the binary plus the preview's GStreamer
 # plugins), then installed as a user would, run headless, and removed.
-package: deps ui-build
+package: deps ui-build | $(if $(filter 1,$(BGM_CI_PRUNE)),ci-prune)
 	tools/package-deb.sh
 
 test-package: package
