@@ -9,7 +9,7 @@ use candle_core::{Module, Result, Tensor};
 use candle_nn::{Conv2dConfig, Linear, VarBuilder};
 use candle_transformers::models::stable_diffusion::vae::AutoEncoderKLConfig;
 
-use super::layers::{conv3x3, Downsample, ResnetBlock, ResnetShape, Upsample};
+use super::layers::{conv3x3, resnet_chain, Downsample, ResnetBlock, ResnetShape, Upsample};
 use crate::kernels::attention::scaled_dot_product_attention;
 use crate::kernels::conv::{conv2d, Conv2d};
 use crate::kernels::group_norm::{group_norm, GroupNorm};
@@ -115,14 +115,9 @@ impl ResnetStack {
         shape: ResnetShape,
         vb: VarBuilder,
     ) -> Result<Self> {
-        let resnets = (0..layers)
-            .map(|i| {
-                let input = if i == 0 { in_channels } else { out_channels };
-                let vb = vb.pp("resnets").pp(i.to_string());
-                ResnetBlock::load(input, out_channels, 1.0, shape, vb)
-            })
-            .collect::<Result<_>>()?;
-        Ok(Self { resnets })
+        Ok(Self {
+            resnets: resnet_chain(in_channels, out_channels, layers, shape, &vb)?,
+        })
     }
 
     fn forward(&self, x: &Tensor) -> Result<Tensor> {

@@ -87,6 +87,24 @@ impl ResnetBlock {
     }
 }
 
+/// `layers` resnets in a chain (`resnets.{i}`): the first from `in_channels`, the rest at
+/// `out_channels`.
+pub fn resnet_chain(
+    in_channels: usize,
+    out_channels: usize,
+    layers: usize,
+    shape: ResnetShape,
+    vb: &VarBuilder,
+) -> Result<Vec<ResnetBlock>> {
+    (0..layers)
+        .map(|i| {
+            let input = if i == 0 { in_channels } else { out_channels };
+            let vb = vb.pp("resnets").pp(i.to_string());
+            ResnetBlock::load(input, out_channels, 1.0, shape, vb)
+        })
+        .collect()
+}
+
 /// A 3×3 convolution with stride 2 (`downsamplers.0.conv`). diffusers pads only the right and
 /// bottom edges, by one, where the padding is 0 (the VAE's encoder).
 pub struct Downsample {

@@ -5,7 +5,7 @@
 use candle_core::{Result, Tensor};
 use candle_nn::VarBuilder;
 
-use super::super::layers::{Downsample, ResnetBlock, ResnetShape, Upsample};
+use super::super::layers::{resnet_chain, Downsample, ResnetBlock, ResnetShape, Upsample};
 use super::transformer::{Transformer2D, TransformerShape};
 
 /// The transformers of a block: `heads` heads and `depth` transformer blocks each.
@@ -63,13 +63,7 @@ impl DownBlock {
         resnet: ResnetShape,
         vb: VarBuilder,
     ) -> Result<Self> {
-        let resnets = (0..layers)
-            .map(|i| {
-                let input = if i == 0 { in_channels } else { out_channels };
-                let vb = vb.pp("resnets").pp(i.to_string());
-                ResnetBlock::load(input, out_channels, 1.0, resnet, vb)
-            })
-            .collect::<Result<_>>()?;
+        let resnets = resnet_chain(in_channels, out_channels, layers, resnet, &vb)?;
         let downsample = downsample_padding
             .map(|p| Downsample::load(out_channels, p, vb.pp("downsamplers").pp("0")))
             .transpose()?;
