@@ -123,11 +123,12 @@ fixtures:
 fuzz:
 	BGM_FUZZ_CASES=50000 $(CARGO) test --release -p bgm-studio --test fuzz_media -- --nocapture
 
-bench:
+bench: whisper-base
 	$(CARGO) bench -p bgm-studio --bench export
 	$(CARGO) bench -p bgm-studio --bench long_input
 	$(CARGO) bench -p bgm-models --bench spectrogram
 	$(CARGO) bench -p bgm-models --bench whisper
+	BGM_WHISPER_BASE_DIR=$(abspath $(WHISPER_BASE_DIR)) $(CARGO) bench -p bgm-models --bench transcribe
 	$(CARGO) bench -p bgm-models --bench riffusion
 
 clean:
