@@ -320,11 +320,9 @@ mod tests {
             .broadcast_add(&conv.bias.reshape((1, (), 1, 1)).unwrap())
             .unwrap();
         assert_eq!(ours.dims(), candle.dims());
-        // Relative to the output's size: sums over hundreds of terms reach tens.
-        let scale = max_abs_diff(&candle, &candle.zeros_like().unwrap()).max(1.0);
-        let err = max_abs_diff(&ours, &candle) / scale;
+        let err = max_abs_diff(&ours, &candle);
         let what = format!("b{batch} {c_in}->{c_out} {h}x{w} k{k} s{stride} p{padding}");
-        assert!(err < 1e-5, "{what}: max relative error {err}");
+        assert!(err < 1e-4, "{what}: max error {err}");
     }
 
     #[test]
