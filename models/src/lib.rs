@@ -8,6 +8,7 @@ pub mod kernels;
 pub mod plan;
 pub mod riffusion;
 pub mod seed;
+pub mod separation;
 pub mod spectrogram;
 pub mod stt;
 pub mod task;

@@ -25,7 +25,7 @@ mod inverse_mel;
 mod mel;
 mod params;
 mod png_meta;
-mod stft;
+pub(crate) mod stft;
 
 pub use converter::{
     Audio, ImageToAudioOptions, SpectrogramConverter, SpectrogramImage, INT16_SCALE,
