@@ -61,7 +61,10 @@ fn tiny_model() -> HtDemucs {
 fn the_checkpoint_kwargs_become_the_config() {
     let config = checkpoint::read_config(&fixtures().join("tiny/htdemucs.th")).unwrap();
     assert_eq!(config.sources, ["drums", "bass", "other", "vocals"]);
-    assert_eq!((config.samplerate, config.segment_samples()), (8000, 8000));
+    assert_eq!(
+        (config.samplerate, config.segment_samples()),
+        (44_100, 11_025)
+    );
     assert_eq!(
         (
             config.channels,

@@ -1,5 +1,5 @@
 //! A whole recording through HTDemucs in overlapping segments, as `demucs.apply.apply_model`
-//! with `split=True, overlap=0.25, shifts=0` under `demucs.api`'s normalisation: the input is
+//! with `split=True, overlap=0.25, shifts=0` under `demucs.separate`'s normalisation: the input is
 //! standardised by its mono mix's mean and standard deviation, each segment's output is
 //! weighted by a triangle and the overlaps are averaged.
 //!

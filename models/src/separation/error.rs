@@ -14,6 +14,8 @@ pub enum SeparationError {
         #[source]
         source: candle_core::Error,
     },
+    #[error(transparent)]
+    Locate(#[from] crate::weights::WeightsError),
     #[error("the audio to separate is not usable: {0}")]
     Input(String),
     #[error("running Demucs failed: {0}")]

@@ -162,6 +162,9 @@ impl HtDemucs {
         if length > segment || length * channels != audio.len() {
             candle_core::bail!("a segment of {length} samples; at most {segment} fit");
         }
+        if length == 0 {
+            return Ok(Vec::new());
+        }
         let mut padded = vec![0f32; channels * segment];
         for ch in 0..channels {
             padded[ch * segment..][..length].copy_from_slice(&audio[ch * length..][..length]);

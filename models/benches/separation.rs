@@ -1,0 +1,139 @@
+//! Demucs v4 (htdemucs) at full size with random weights on the CPU: our separation of a mix
+//! against the demucs package's on the same mix, checkpoint, settings and thread count, in the
+//! same run. Prints seconds per minute of audio for both, the ratio (target: ≤ 1.0×), our
+//! peak memory, and the largest difference between the two sets of stems.
+//!
+//! The checkpoint and mix come from `tools/parity/separation/make_fixtures.py --bench DIR`
+//! (85 MB, kept outside the repository); point `BGM_HTDEMUCS_RANDOM` at DIR (default
+//! /work/bench/htdemucs-random). `BGM_BENCH_SECONDS` sets the length (default 30). The reference
+//! needs a Python with the demucs package: `$BGM_PARITY_PYTHON`, else
+//! /work/venv-parity/bin/python; without one only our time is printed.
+//! Run with `cargo bench -p bgm-models --bench separation`.
+
+#[path = "bench_common/mod.rs"]
+mod bench_common;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+use bench_common::python;
+use bgm_models::separation::{checkpoint, separate};
+use candle_core::Device;
+
+fn peak_rss_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024.0)
+}
+
+fn read_f32(path: &Path) -> Vec<f32> {
+    std::fs::read(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect()
+}
+
+fn reference(folder: &Path, seconds: f64, ours: &Path) -> HashMap<String, f64> {
+    let Some(python) = python() else {
+        eprintln!("no reference Python; set BGM_PARITY_PYTHON");
+        return HashMap::new();
+    };
+    let script =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../tools/parity/separation/bench_demucs.py");
+    let threads = rayon::current_num_threads();
+    let out = Command::new(python)
+        .arg(script)
+        .arg(folder)
+        .arg(seconds.to_string())
+        .arg(threads.to_string())
+        .arg(ours)
+        .output();
+    match out {
+        Ok(o) if o.status.success() => String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .filter_map(|l| l.split_once('='))
+            .filter_map(|(k, v)| Some((k.to_string(), v.trim().parse().ok()?)))
+            .collect(),
+        Ok(o) => {
+            eprintln!(
+                "the demucs reference failed: {}",
+                String::from_utf8_lossy(&o.stderr)
+            );
+            HashMap::new()
+        }
+        Err(e) => {
+            eprintln!("could not run the demucs reference: {e}");
+            HashMap::new()
+        }
+    }
+}
+
+fn main() {
+    bgm_models::heap::reuse_large_allocations();
+    let folder = PathBuf::from(
+        std::env::var("BGM_HTDEMUCS_RANDOM")
+            .unwrap_or_else(|_| "/work/bench/htdemucs-random".into()),
+    );
+    let checkpoint_path = folder.join("htdemucs.th");
+    if !checkpoint_path.is_file() {
+        eprintln!(
+            "no htdemucs.th in {}; write it with tools/parity/separation/make_fixtures.py --bench {}",
+            folder.display(),
+            folder.display()
+        );
+        return;
+    }
+    let seconds: f64 = std::env::var("BGM_BENCH_SECONDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(30.0);
+    let model = checkpoint::load(&checkpoint_path, &Device::Cpu).expect("loading htdemucs");
+    let rate = model.config().samplerate;
+    let mix = read_f32(&folder.join("mix_60s.f32"));
+    let full = mix.len() / 2;
+    let length = ((seconds * rate as f64) as usize).min(full);
+    let audio: Vec<f32> = [&mix[..length], &mix[full..full + length]].concat();
+
+    // One segment first, so allocations and plans are warm.
+    let segment = model.config().segment_samples().min(length);
+    let first: Vec<f32> = [&audio[..segment], &audio[length..length + segment]].concat();
+    model.forward(&first).expect("one segment");
+    let start = Instant::now();
+    let stems = separate(&model, &audio).expect("separating");
+    let ours = start.elapsed().as_secs_f64();
+    let minutes = length as f64 / rate as f64 / 60.0;
+
+    let scratch = tempfile::tempdir().unwrap();
+    let ours_path = scratch.path().join("ours.f32");
+    let bytes: Vec<u8> = stems.iter().flat_map(|v| v.to_le_bytes()).collect();
+    std::fs::write(&ours_path, bytes).unwrap();
+    println!(
+        "separation of {:.1} s, {} threads: ours {:.2} s ({:.2} s per minute of audio), peak RSS {:.0} MiB",
+        length as f64 / rate as f64,
+        rayon::current_num_threads(),
+        ours,
+        ours / minutes,
+        peak_rss_mib().unwrap_or(f64::NAN)
+    );
+    let reference = reference(&folder, length as f64 / rate as f64, &ours_path);
+    if let Some(theirs) = reference.get("reference_seconds") {
+        println!(
+            "demucs (PyTorch): {theirs:.2} s ({:.2} s per minute), peak RSS {:.0} MiB; ratio ours/reference {:.2}x",
+            theirs / minutes,
+            reference.get("reference_peak_rss_mib").unwrap_or(&f64::NAN),
+            ours / theirs
+        );
+    }
+    if let (Some(diff), Some(peak)) = (
+        reference.get("max_abs_difference"),
+        reference.get("max_abs_output"),
+    ) {
+        println!(
+            "largest difference from the reference's stems: {diff:.2e} (stems up to {peak:.2})"
+        );
+    }
+}
