@@ -114,6 +114,7 @@ fn main() {
         cache_dir: Some(scratch.path().join("hub")),
         offline: true,
         conversion_dir: Some(scratch.path().join("converted")),
+        url_mirror: None,
     };
     let model = RiffusionModel::from_folder(&folder, &weights, &device)
         .expect("loading the SD 1.5 components");

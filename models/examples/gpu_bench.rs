@@ -137,6 +137,7 @@ fn offline_weights(scratch: &Path) -> WeightsConfig {
         cache_dir: Some(scratch.join("hub")),
         offline: true,
         conversion_dir: Some(scratch.join("converted")),
+        url_mirror: None,
     }
 }
 

@@ -138,6 +138,7 @@ fn loads_through_the_catalogue_from_vocab_merges_and_bin() {
         cache_dir: Some(dir.path().join("hub")),
         offline: true,
         conversion_dir: Some(dir.path().join("converted")),
+        url_mirror: None,
     };
     let resolved = locate(&entry, &weights_config).unwrap();
     let c = EmotionClassifier::load(&resolved, &weights_config, &ComputeDevice::cpu()).unwrap();
@@ -281,6 +282,7 @@ fn a_missing_model_says_what_to_do() {
         cache_dir: Some(dir.path().join("hub")),
         offline: true,
         conversion_dir: None,
+        url_mirror: None,
     };
     let err = EmotionClassifier::load_default(&config, &ComputeDevice::cpu())
         .err()

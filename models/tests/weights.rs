@@ -89,6 +89,7 @@ impl Fixture {
             cache_dir: Some(self.cache_dir()),
             offline: false,
             conversion_dir: Some(self.dir.path().join("converted")),
+            url_mirror: None,
         }
     }
 
@@ -612,6 +613,7 @@ fn status_of_an_empty_cache_is_all_missing() {
         cache_dir: Some(dir.path().join("hub")),
         offline: true,
         conversion_dir: None,
+        url_mirror: None,
     };
     let all = catalogue_status(&config);
     assert_eq!(all.len(), catalogue().len());

@@ -51,6 +51,7 @@ fn models_dir_with_tiny(root: &Path) -> WeightsConfig {
         cache_dir: Some(root.join("hub")),
         offline: true,
         conversion_dir: Some(root.join("converted")),
+        url_mirror: None,
     }
 }
 

@@ -163,6 +163,7 @@ fn main() {
         cache_dir: Some(root.path().join("hub")),
         offline: true,
         conversion_dir: Some(root.path().join("converted")),
+        url_mirror: None,
     };
     let mut config = PipelineConfig::new(weights, ComputeDevice::cpu());
     config.steps = Some(1);

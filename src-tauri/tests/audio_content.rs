@@ -41,6 +41,7 @@ fn studio(root: &Path, original_audio: OriginalAudio) -> Studio {
         cache_dir: Some(root.join("hub")),
         offline: true,
         conversion_dir: Some(root.join("converted")),
+        url_mirror: None,
     };
     Studio::new(paths, weights)
 }

@@ -37,6 +37,7 @@ fn config(root: &Path) -> PipelineConfig {
         cache_dir: Some(root.join("hub")),
         offline: true,
         conversion_dir: Some(root.join("converted")),
+        url_mirror: None,
     };
     let mut config = PipelineConfig::new(weights, ComputeDevice::cpu());
     config.steps = Some(STEPS);

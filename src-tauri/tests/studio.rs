@@ -43,6 +43,7 @@ fn weights(root: &Path) -> WeightsConfig {
         cache_dir: Some(root.join("hub")),
         offline: true,
         conversion_dir: Some(root.join("converted")),
+        url_mirror: None,
     }
 }
 

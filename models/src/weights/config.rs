@@ -1,15 +1,25 @@
-//! Where weights come from: hub endpoint, Hugging Face cache, local model folders, offline mode.
+//! Where weights come from: hub endpoint, Hugging Face cache, local model folders, offline mode,
+//! and a mirror for models published at their own URLs.
 
 use std::path::PathBuf;
 
-/// Environment variable naming a folder laid out as `<dir>/<org>/<repo>/<files>`.
+/// Environment variable naming a folder laid out as `<dir>/<org>/<repo>/<files>` (hub models)
+/// and `<dir>/<name>/<files>` (URL-hosted models such as `htdemucs`).
 pub const MODELS_DIR_ENV: &str = "BGM_MODELS_DIR";
+
+/// Environment variable giving a base URL that URL-hosted files are fetched from instead of
+/// their publisher's host: see [`WeightsConfig::url_mirror`].
+pub const URL_MIRROR_ENV: &str = "BGM_URL_MIRROR";
+
+/// The folder, next to the hub cache, that URL-hosted models are downloaded into.
+const URL_CACHE_FOLDER: &str = "bgm-urls";
 
 /// Settings shared by lookups and downloads. Build one with [`WeightsConfig::from_env`] and
 /// override fields (the CLI's `--models-dir`, tests' endpoint and cache) before use.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct WeightsConfig {
-    /// Local folders override the hub: `<dir>/<org>/<repo>/<files>`.
+    /// Local folders override the hub and the URL downloads: `<dir>/<org>/<repo>/<files>` for
+    /// hub models, `<dir>/<name>/<files>` for URL-hosted ones (`<dir>/htdemucs/htdemucs.th`).
     pub models_dir: Option<PathBuf>,
     /// Hub base URL; `None` lets hf-hub use `HF_ENDPOINT` or huggingface.co.
     pub endpoint: Option<String>,
@@ -18,14 +28,20 @@ pub struct WeightsConfig {
     pub cache_dir: Option<PathBuf>,
     /// Never touch the network: only local folders and the cache.
     pub offline: bool,
-    /// Where converted `.bin` weights go when the folder beside them is read-only;
+    /// Where converted `.bin`/`.th` weights go when the folder beside them is read-only;
     /// `None`: `bgm-studio/converted` next to the hub cache folder.
     pub conversion_dir: Option<PathBuf>,
+    /// Base URL replacing the scheme and host of every URL-hosted file, keeping its path:
+    /// with `http://127.0.0.1:8000/mirror`, `https://dl.fbaipublicfiles.com/demucs/x.th` is
+    /// fetched from `http://127.0.0.1:8000/mirror/demucs/x.th`. The pinned SHA-256 and size
+    /// are still checked. `None`: the publisher's URL. [`WeightsConfig::from_env`] reads it
+    /// from `BGM_URL_MIRROR`; tests point it at a local server.
+    pub url_mirror: Option<String>,
 }
 
 impl WeightsConfig {
-    /// Reads `BGM_MODELS_DIR` and `HF_HUB_OFFLINE` (as Python's huggingface_hub does);
-    /// endpoint and cache stay with hf-hub's own environment handling.
+    /// Reads `BGM_MODELS_DIR`, `BGM_URL_MIRROR` and `HF_HUB_OFFLINE` (as Python's
+    /// huggingface_hub does); endpoint and cache stay with hf-hub's own environment handling.
     pub fn from_env() -> Self {
         let non_empty = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty());
         let offline = std::env::var(OFFLINE_ENV)
@@ -42,6 +58,10 @@ impl WeightsConfig {
             cache_dir: None,
             offline,
             conversion_dir: None,
+            url_mirror: std::env::var(URL_MIRROR_ENV)
+                .ok()
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty()),
         }
     }
 
@@ -54,15 +74,38 @@ impl WeightsConfig {
 
     /// The folder for converted weights that cannot sit beside their source.
     pub fn resolved_conversion_dir(&self) -> PathBuf {
-        self.conversion_dir.clone().unwrap_or_else(|| {
-            let cache = self.resolved_cache_dir();
-            cache
-                .parent()
-                .map(|p| p.to_path_buf())
-                .unwrap_or(cache)
-                .join("bgm-studio")
-                .join("converted")
-        })
+        self.conversion_dir
+            .clone()
+            .unwrap_or_else(|| self.beside_hub_cache().join("bgm-studio").join("converted"))
+    }
+
+    /// Where URL-hosted models are downloaded: `bgm-urls` next to the hub cache folder
+    /// (`~/.cache/huggingface/bgm-urls`), each model in `<name>/<revision>/` (the revision
+    /// being its pinned SHA-256).
+    pub fn resolved_url_cache_dir(&self) -> PathBuf {
+        self.beside_hub_cache().join(URL_CACHE_FOLDER)
+    }
+
+    /// The address a URL-hosted file is fetched from: `url` itself, or its path on the mirror.
+    pub fn download_url(&self, url: &str) -> String {
+        let Some(mirror) = &self.url_mirror else {
+            return url.to_string();
+        };
+        let Ok(parsed) = reqwest::Url::parse(url) else {
+            return url.to_string();
+        };
+        let mut tail = parsed.path().to_string();
+        if let Some(query) = parsed.query() {
+            tail.push('?');
+            tail.push_str(query);
+        }
+        format!("{}{tail}", mirror.trim_end_matches('/'))
+    }
+
+    /// The folder holding the hub cache folder (`~/.cache/huggingface`).
+    fn beside_hub_cache(&self) -> PathBuf {
+        let cache = self.resolved_cache_dir();
+        cache.parent().map(|p| p.to_path_buf()).unwrap_or(cache)
     }
 
     /// Builds the hf-hub client for this configuration (no network access happens here).
@@ -82,3 +125,46 @@ impl Default for WeightsConfig {
 }
 
 const OFFLINE_ENV: &str = "HF_HUB_OFFLINE";
+
+#[cfg(test)]
+mod tests {
+    use super::WeightsConfig;
+
+    fn with_mirror(mirror: Option<&str>) -> WeightsConfig {
+        WeightsConfig {
+            models_dir: None,
+            endpoint: None,
+            cache_dir: Some("/cache/huggingface/hub".into()),
+            offline: false,
+            conversion_dir: None,
+            url_mirror: mirror.map(str::to_string),
+        }
+    }
+
+    #[test]
+    fn a_mirror_keeps_the_path_of_the_url() {
+        let url = "https://dl.fbaipublicfiles.com/demucs/hybrid_transformer/955717e8-8726e21a.th";
+        assert_eq!(with_mirror(None).download_url(url), url);
+        assert_eq!(
+            with_mirror(Some("http://127.0.0.1:8000/m/")).download_url(url),
+            "http://127.0.0.1:8000/m/demucs/hybrid_transformer/955717e8-8726e21a.th"
+        );
+        assert_eq!(
+            with_mirror(Some("http://h")).download_url("https://a.b/x.th?v=2"),
+            "http://h/x.th?v=2"
+        );
+    }
+
+    #[test]
+    fn url_downloads_and_conversions_sit_next_to_the_hub_cache() {
+        let config = with_mirror(None);
+        assert_eq!(
+            config.resolved_url_cache_dir(),
+            std::path::Path::new("/cache/huggingface/bgm-urls")
+        );
+        assert_eq!(
+            config.resolved_conversion_dir(),
+            std::path::Path::new("/cache/huggingface/bgm-studio/converted")
+        );
+    }
+}

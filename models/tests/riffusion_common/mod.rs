@@ -108,6 +108,7 @@ pub fn offline_config(dir: &Path) -> WeightsConfig {
         cache_dir: Some(dir.join("hub")),
         offline: true,
         conversion_dir: Some(dir.join("converted")),
+        url_mirror: None,
     }
 }
 
