@@ -70,10 +70,7 @@ impl Fixture {
     }
 
     fn entry(&self, revision: &str) -> ModelEntry {
-        let file = |path: &str| RequiredFile {
-            path: path.into(),
-            size: None,
-        };
+        let file = |path: &str| RequiredFile::new(path, None);
         let files = vec![
             file("config.json"),
             file("model.safetensors"),
@@ -464,10 +461,7 @@ fn a_file_the_hub_does_not_have_is_reported() {
         REPO,
         COMMIT,
         ModelKind::Whisper,
-        vec![RequiredFile {
-            path: "nope.json".into(),
-            size: None,
-        }],
+        vec![RequiredFile::new("nope.json", None)],
     )
     .unwrap();
     let error =
@@ -556,12 +550,16 @@ fn the_catalogue_names_every_stage_model() {
         "emotion",
         "riffusion",
         "clip-tokenizer",
+        "htdemucs",
     ] {
         assert!(names.iter().any(|n| n == name), "{name} missing");
     }
     for entry in catalogue() {
+        // Pinned: a hub commit, or a URL-hosted file's SHA-256.
+        let pin_length = if entry.is_url_hosted() { 64 } else { 40 };
         assert!(
-            entry.revision.len() == 40 && entry.revision.bytes().all(|b| b.is_ascii_hexdigit()),
+            entry.revision.len() == pin_length
+                && entry.revision.bytes().all(|b| b.is_ascii_hexdigit()),
             "{}",
             entry.name
         );

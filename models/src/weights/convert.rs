@@ -1,6 +1,7 @@
-//! PyTorch `.bin` (zip + pickle) weights, converted once to safetensors so every later load is
-//! memory-mapped. The converted file sits beside its source (`<file>.bin.safetensors`), or in
-//! the configured conversion folder when the source's folder is read-only.
+//! PyTorch `.bin` (zip + pickle) weights and Demucs `.th` checkpoints, converted once to
+//! safetensors so every later load is memory-mapped. The converted file sits beside its source
+//! (`<file>.bin.safetensors`, `<file>.th.safetensors`), or in the configured conversion folder
+//! when the source's folder is read-only.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -13,7 +14,7 @@ use super::locate::ResolvedModel;
 
 impl ResolvedModel {
     /// Every weight file of the model as a safetensors path, in catalogue order, converting
-    /// `.bin` files on first use. Feed them to `weights::var_builder`.
+    /// `.bin` and `.th` files on first use. Feed them to `weights::var_builder`.
     pub fn safetensors_paths(&self, config: &WeightsConfig) -> Result<Vec<PathBuf>> {
         self.entry
             .files
@@ -23,14 +24,20 @@ impl ResolvedModel {
             .collect()
     }
 
-    /// One weight file (e.g. `unet/diffusion_pytorch_model.bin`) as a safetensors path.
+    /// One weight file (e.g. `unet/diffusion_pytorch_model.bin`, `htdemucs.th`) as a
+    /// safetensors path.
     pub fn safetensors_path(&self, repo_path: &str, config: &WeightsConfig) -> Result<PathBuf> {
         ensure_safetensors(&self.file(repo_path), &config.resolved_conversion_dir())
     }
 }
 
+/// The dictionary key a Demucs `.th` package keeps its state dict under (beside the model's
+/// class and constructor arguments).
+const DEMUCS_STATE_KEY: &str = "state";
+
 /// `source` itself when it is safetensors; otherwise its converted copy, made now if missing
-/// or older than the source. Tensors keep their names, dtypes and values.
+/// or older than the source. Tensors keep their names, dtypes and values. A `.bin` is a
+/// PyTorch state dict; a `.th` is a Demucs checkpoint, whose state dict is under `"state"`.
 pub fn ensure_safetensors(source: &Path, fallback_dir: &Path) -> Result<PathBuf> {
     let name = source
         .file_name()
@@ -39,12 +46,16 @@ pub fn ensure_safetensors(source: &Path, fallback_dir: &Path) -> Result<PathBuf>
     if name.ends_with(".safetensors") {
         return Ok(source.to_path_buf());
     }
-    if !name.ends_with(".bin") {
+    let key = if name.ends_with(".bin") {
+        None
+    } else if name.ends_with(".th") {
+        Some(DEMUCS_STATE_KEY)
+    } else {
         return Err(conversion_error(
             source,
-            "only .safetensors and PyTorch .bin weights are supported",
+            "only .safetensors, PyTorch .bin and Demucs .th weights are supported",
         ));
-    }
+    };
     let converted_name = format!("{name}.safetensors");
     let beside = source.with_file_name(&converted_name);
     let elsewhere = fallback_dir.join(path_key(source)).join(&converted_name);
@@ -54,7 +65,7 @@ pub fn ensure_safetensors(source: &Path, fallback_dir: &Path) -> Result<PathBuf>
         }
     }
 
-    let tensors = read_pytorch(source)?;
+    let tensors = read_pytorch(source, key)?;
     match write_atomically(&beside, &tensors) {
         Ok(()) => Ok(beside),
         Err(error) => {
@@ -65,14 +76,16 @@ pub fn ensure_safetensors(source: &Path, fallback_dir: &Path) -> Result<PathBuf>
     }
 }
 
-fn read_pytorch(source: &Path) -> Result<HashMap<String, candle_core::Tensor>> {
-    let tensors = candle_core::pickle::read_all(source)
+/// The tensors of a PyTorch zip pickle: the top-level state dict, or the one under `key`.
+fn read_pytorch(source: &Path, key: Option<&str>) -> Result<HashMap<String, candle_core::Tensor>> {
+    let tensors = candle_core::pickle::read_all_with_key(source, key)
         .map_err(|e| conversion_error(source, &e.to_string()))?;
     if tensors.is_empty() {
-        return Err(conversion_error(
-            source,
-            "no tensors found; is it a PyTorch state dict?",
-        ));
+        let detail = match key {
+            None => "no tensors found; is it a PyTorch state dict?".to_string(),
+            Some(key) => format!("no tensors under \"{key}\"; is it a Demucs checkpoint?"),
+        };
+        return Err(conversion_error(source, &detail));
     }
     Ok(tensors.into_iter().collect())
 }

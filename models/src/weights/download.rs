@@ -1,5 +1,6 @@
 //! Downloading a model into the Hugging Face cache: HEAD every file for size and hash, fetch
 //! new files through hf-hub, resume interrupted ones with range requests, verify, link.
+//! URL-hosted models take the same entry point and go to `url_download`.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -11,9 +12,10 @@ use super::error::{Result, WeightsError};
 use super::http_clients::HttpClients;
 use super::locate::{local_folder, locate, ResolvedModel};
 use super::progress::{DownloadProgress, DownloadStage, HubProgressBridge, ProgressTracker};
-use super::remote_file::{probe, resolve_url, ProbeError, RemoteFile};
+use super::remote_file::{describe_status, probe, resolve_url, ProbeError, RemoteFile};
 use super::resume::{resume_download, TransferError};
 use super::runtime::{cancellable, run_on_own_thread};
+use super::url_download::download_from_urls;
 use super::verify::{verify_blob, VerifyError};
 use crate::task::CancelToken;
 
@@ -25,7 +27,10 @@ const MAX_ATTEMPTS: usize = 4;
 /// A complete local folder (`models_dir`) or cache snapshot is returned without network access;
 /// in offline mode nothing else is tried. Otherwise missing files are downloaded into the hub
 /// cache (resuming partial ones), checked against the hub's size and sha256, and linked into
-/// `snapshots/<commit>/`. Blocks the calling thread; the network work runs on its own thread.
+/// `snapshots/<commit>/`. A URL-hosted model's files are downloaded from their URLs (or
+/// [`WeightsConfig::url_mirror`]) into `<url cache>/<name>/<sha256>/` instead, each moved to
+/// its final name only after its pinned size and SHA-256 match. Blocks the calling thread;
+/// the network work runs on its own thread.
 pub fn download_model(
     entry: &ModelEntry,
     config: &WeightsConfig,
@@ -45,6 +50,11 @@ pub fn download_model(
     }
     if config.offline {
         return Err(offline_error(locate(entry, config)));
+    }
+    if entry.is_url_hosted() {
+        let tracker = ProgressTracker::new(&entry.name, Arc::new(progress));
+        download_from_urls(entry, config, tracker, cancel)?;
+        return locate(entry, config);
     }
 
     let hub = config
@@ -237,6 +247,7 @@ impl DownloadJob<'_> {
             partial,
             &self.tracker,
             self.cancel,
+            describe_status,
         );
         match cancellable(self.cancel, work).await {
             None | Some(Err(TransferError::Cancelled)) => Err(Attempt::Cancelled),

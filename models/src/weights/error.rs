@@ -37,6 +37,28 @@ pub enum WeightsError {
         detail: String,
     },
 
+    /// A URL-hosted file could not be fetched.
+    #[error("{file} from {url}: {detail}")]
+    Download {
+        url: String,
+        file: String,
+        detail: String,
+    },
+
+    /// A URL-hosted file arrived whole but is not the pinned one; nothing was kept.
+    #[error(
+        "{file} downloaded from {url} does not match its pinned {check}: expected {expected}, \
+         got {actual}; it was deleted, download it again"
+    )]
+    Mismatch {
+        url: String,
+        file: String,
+        /// `sha256` or `size`.
+        check: &'static str,
+        expected: String,
+        actual: String,
+    },
+
     #[error("download of {repo} cancelled")]
     Cancelled { repo: String },
 

@@ -1,4 +1,5 @@
-//! Finding a model on disk without the network: a local models folder first, then the hub cache.
+//! Finding a model on disk without the network: a local models folder first, then the hub cache
+//! (or, for URL-hosted models, their download folder next to it).
 
 use std::path::{Path, PathBuf};
 
@@ -11,10 +12,12 @@ use super::error::{Result, WeightsError};
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum ModelSource {
-    /// `<models_dir>/<org>/<repo>/`.
+    /// `<models_dir>/<org>/<repo>/`, or `<models_dir>/<name>/` for a URL-hosted model.
     LocalFolder,
     /// `<hub cache>/models--<org>--<repo>/snapshots/<commit>/`.
     HubCache,
+    /// A URL-hosted model's download folder, `<hub cache>/../bgm-urls/<name>/<sha256>/`.
+    UrlCache,
 }
 
 /// A model whose required files are all present under `root`.
@@ -54,10 +57,33 @@ pub(crate) fn present_file(root: &Path, repo_path: &str) -> Option<PathBuf> {
     twin.is_file().then_some(twin)
 }
 
-/// The folder a models dir would hold this repo in: `<dir>/<org>/<repo>`.
+/// The folder a models dir would hold this model in: `<dir>/<org>/<repo>` for a hub repo,
+/// `<dir>/<name>` for a URL-hosted model (`<dir>/htdemucs/htdemucs.th`).
 pub fn local_folder(models_dir: &Path, entry: &ModelEntry) -> PathBuf {
+    if entry.is_url_hosted() {
+        return models_dir.join(&entry.name);
+    }
     let (org, name) = entry.repo_parts();
     models_dir.join(org).join(name)
+}
+
+/// `org/repo` or the URL-hosted model's name: where it sits under a models dir, for messages.
+fn local_folder_name(entry: &ModelEntry) -> String {
+    if entry.is_url_hosted() {
+        entry.name.clone()
+    } else {
+        let (org, name) = entry.repo_parts();
+        format!("{org}/{name}")
+    }
+}
+
+/// Where a URL-hosted model is downloaded: `<url cache>/<name>/<revision>/` (the revision is
+/// its pinned SHA-256, so a changed pin never reuses older files).
+pub(crate) fn url_cache_folder(entry: &ModelEntry, config: &WeightsConfig) -> PathBuf {
+    config
+        .resolved_url_cache_dir()
+        .join(&entry.name)
+        .join(&entry.revision)
 }
 
 /// Files of `entry` missing under `root`.
@@ -76,8 +102,12 @@ pub(crate) fn join_repo_path(root: &Path, repo_path: &str) -> PathBuf {
         .fold(root.to_path_buf(), |dir, part| dir.join(part))
 }
 
-/// The hub cache snapshot folder for the entry's revision, when the revision is known locally.
+/// The hub cache snapshot folder for the entry's revision, when the revision is known locally;
+/// for a URL-hosted model, its download folder.
 pub(crate) fn cache_snapshot(entry: &ModelEntry, config: &WeightsConfig) -> Option<PathBuf> {
+    if entry.is_url_hosted() {
+        return Some(url_cache_folder(entry, config));
+    }
     let cache = RepoCache::new(&config.resolved_cache_dir(), &entry.repo);
     cache
         .commit_for(&entry.revision)
@@ -109,13 +139,7 @@ pub fn locate(entry: &ModelEntry, config: &WeightsConfig) -> Result<ResolvedMode
                 model: entry.name.clone(),
                 repo: entry.repo.clone(),
                 missing,
-                fix: format!(
-                    "Copy the missing files from https://huggingface.co/{}/tree/{} into {} (same sub-folders), \
-                     or remove that folder to use the Hugging Face cache.",
-                    entry.repo,
-                    entry.revision,
-                    folder.display()
-                ),
+                fix: incomplete_folder_fix(entry, &folder),
                 searched: vec![folder],
             });
         }
@@ -131,7 +155,11 @@ pub fn locate(entry: &ModelEntry, config: &WeightsConfig) -> Result<ResolvedMode
         return Ok(ResolvedModel {
             entry: entry.clone(),
             root: dir.clone(),
-            source: ModelSource::HubCache,
+            source: if entry.is_url_hosted() {
+                ModelSource::UrlCache
+            } else {
+                ModelSource::HubCache
+            },
         });
     }
     searched.push(snapshot.unwrap_or_else(|| config.resolved_cache_dir()));
@@ -142,7 +170,7 @@ pub fn locate(entry: &ModelEntry, config: &WeightsConfig) -> Result<ResolvedMode
         ),
         None => format!(
             " or set {MODELS_DIR_ENV} to a folder holding {}/<files>",
-            entry.repo
+            local_folder_name(entry)
         ),
     };
     Err(WeightsError::NotAvailable {
@@ -155,6 +183,31 @@ pub fn locate(entry: &ModelEntry, config: &WeightsConfig) -> Result<ResolvedMode
             entry.name
         ),
     })
+}
+
+/// How to complete a local folder the user made: where each file comes from.
+fn incomplete_folder_fix(entry: &ModelEntry, folder: &Path) -> String {
+    if entry.is_url_hosted() {
+        let sources: Vec<String> = entry
+            .files
+            .iter()
+            .filter_map(|f| Some(format!("{} from {}", f.path, f.url.as_ref()?.url)))
+            .collect();
+        format!(
+            "Download {} into {}, or remove that folder to download it with `bgm-studio models download {}`.",
+            sources.join(", "),
+            folder.display(),
+            entry.name
+        )
+    } else {
+        format!(
+            "Copy the missing files from https://huggingface.co/{}/tree/{} into {} (same sub-folders), \
+             or remove that folder to use the Hugging Face cache.",
+            entry.repo,
+            entry.revision,
+            folder.display()
+        )
+    }
 }
 
 #[cfg(test)]

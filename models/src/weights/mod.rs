@@ -1,9 +1,13 @@
 //! Model weights: the catalogue of models the app uses, downloads from the Hugging Face hub
-//! (through hf-hub, into the cache Python tools share), local folders for offline use, and
-//! safetensors paths ready to memory-map (PyTorch `.bin` files converted once).
+//! (through hf-hub, into the cache Python tools share) or from a publisher's pinned URLs,
+//! local folders for offline use, and safetensors paths ready to memory-map (PyTorch `.bin`
+//! and Demucs `.th` files converted once).
 //!
-//! Lookup order for a model: `<models_dir>/<org>/<repo>/` (from `BGM_MODELS_DIR` or the CLI's
-//! `--models-dir`), then `<hub cache>/models--<org>--<repo>/snapshots/<commit>/`.
+//! Lookup order for a hub model: `<models_dir>/<org>/<repo>/` (from `BGM_MODELS_DIR` or the
+//! CLI's `--models-dir`), then `<hub cache>/models--<org>--<repo>/snapshots/<commit>/`.
+//! For a URL-hosted model (`htdemucs`): `<models_dir>/<name>/`, then
+//! `<hub cache>/../bgm-urls/<name>/<sha256>/` (see [`WeightsConfig::resolved_url_cache_dir`];
+//! `BGM_URL_MIRROR` / [`WeightsConfig::url_mirror`] fetches such files from another host).
 //!
 //! Typical use (the CLI's `models list|download|path`, and every stage before loading):
 //! build a [`WeightsConfig::from_env`], set `models_dir` from `--models-dir`, then
@@ -25,10 +29,11 @@ mod resume;
 mod runtime;
 mod status;
 mod tensor_loader;
+mod url_download;
 mod verify;
 
-pub use catalogue::{catalogue, find_model, ModelEntry, ModelKind, RequiredFile};
-pub use config::{WeightsConfig, MODELS_DIR_ENV};
+pub use catalogue::{catalogue, find_model, ModelEntry, ModelKind, PinnedUrl, RequiredFile};
+pub use config::{WeightsConfig, MODELS_DIR_ENV, URL_MIRROR_ENV};
 pub use convert::ensure_safetensors;
 pub use download::download_model;
 pub use error::{Result, WeightsError};

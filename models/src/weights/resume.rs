@@ -1,14 +1,15 @@
 //! Finishing an interrupted download: `GET` with `Range: bytes=<have>-`, appended to the
-//! `.incomplete` blob. hf-hub 1 restarts from zero, so this is ours.
+//! `.incomplete` blob. hf-hub 1 restarts from zero, so this is ours. URL-hosted models use it
+//! for every transfer (from byte 0 when nothing is on disk yet).
 
 use std::io::Write;
 use std::path::Path;
 
-use reqwest::header::{HeaderMap, CONTENT_RANGE, RANGE};
+use reqwest::header::{HeaderMap, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_RANGE, RANGE};
 use reqwest::StatusCode;
 
 use super::progress::{DownloadStage, ProgressTracker};
-use super::remote_file::{describe_request_error, describe_status, RemoteFile};
+use super::remote_file::{describe_request_error, RemoteFile};
 use crate::task::CancelToken;
 
 /// Why a resumed transfer stopped.
@@ -21,7 +22,8 @@ pub(crate) enum TransferError {
     Failed(String),
 }
 
-/// Appends the rest of `remote` to `partial` (which holds a prefix of it).
+/// Appends the rest of `remote` to `partial` (which holds a prefix of it). An answer that is
+/// not a success is worded by `describe_status`.
 pub(crate) async fn resume_download(
     client: &reqwest::Client,
     auth: &HeaderMap,
@@ -29,6 +31,7 @@ pub(crate) async fn resume_download(
     partial: &Path,
     tracker: &ProgressTracker,
     cancel: &CancelToken,
+    describe_status: fn(StatusCode) -> String,
 ) -> Result<(), TransferError> {
     let have = std::fs::metadata(partial).map(|m| m.len()).unwrap_or(0);
     if have >= remote.size {
@@ -58,6 +61,15 @@ pub(crate) async fn resume_download(
         }
         status => return Err(TransferError::Failed(describe_status(status))),
     };
+    if let Some(length) = content_length(response.headers()) {
+        if start + length != remote.size {
+            return Err(TransferError::Failed(format!(
+                "the server sends {} bytes, {} expected",
+                start + length,
+                remote.size
+            )));
+        }
+    }
 
     let mut file = std::fs::OpenOptions::new()
         .create(true)
@@ -99,6 +111,20 @@ pub(crate) async fn resume_download(
         )));
     }
     Ok(())
+}
+
+/// The length of the body as stored, when the server announces it and sends it uncompressed.
+fn content_length(headers: &HeaderMap) -> Option<u64> {
+    if headers.contains_key(CONTENT_ENCODING) {
+        return None;
+    }
+    headers
+        .get(CONTENT_LENGTH)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
 }
 
 /// First byte of `Content-Range: bytes <start>-<end>/<total>`.

@@ -7,8 +7,10 @@ use super::catalogue::{catalogue, find_model, ModelEntry};
 use super::config::WeightsConfig;
 use super::error::Result;
 use super::locate::{
-    cache_snapshot, local_folder, locate, locate_named, missing_files, present_file, ModelSource,
+    cache_snapshot, join_repo_path, local_folder, locate, locate_named, missing_files,
+    present_file, url_cache_folder, ModelSource,
 };
+use super::url_download::partial_path;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
@@ -25,7 +27,9 @@ pub enum ModelState {
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ModelStatus {
     pub name: String,
+    /// Hub repo id, or a URL-hosted model's URL (see [`ModelEntry::repo`]).
     pub repo: String,
+    /// Hub revision, or a URL-hosted model's pinned SHA-256.
     pub revision: String,
     pub state: ModelState,
     /// Bytes of required files present, plus interrupted downloads in the cache.
@@ -69,6 +73,7 @@ pub fn model_status(entry: &ModelEntry, config: &WeightsConfig) -> ModelStatus {
         .sum();
     let partial_bytes = match ready.as_ref().map(|r| r.source) {
         Some(ModelSource::LocalFolder) => 0,
+        _ if entry.is_url_hosted() => incomplete_url_bytes(entry, config),
         _ => incomplete_download_bytes(&config.resolved_cache_dir(), &entry.repo),
     };
     let state = if missing.is_empty() {
@@ -132,6 +137,17 @@ pub fn missing_models(names: &[&str], config: &WeightsConfig) -> Result<Vec<Miss
 /// The folder a built-in model loads from, or an error saying how to get it.
 pub fn model_path(name: &str, config: &WeightsConfig) -> Result<PathBuf> {
     Ok(locate_named(name, config)?.root)
+}
+
+/// Bytes of a URL-hosted model's interrupted downloads (`<file>.incomplete` in its folder).
+fn incomplete_url_bytes(entry: &ModelEntry, config: &WeightsConfig) -> u64 {
+    let folder = url_cache_folder(entry, config);
+    entry
+        .files
+        .iter()
+        .filter_map(|f| std::fs::metadata(partial_path(&join_repo_path(&folder, &f.path))).ok())
+        .map(|m| m.len())
+        .sum()
 }
 
 fn incomplete_download_bytes(cache_dir: &Path, repo: &str) -> u64 {

@@ -1,4 +1,5 @@
-//! Size and hash checks of a downloaded blob against what the hub announced.
+//! Size and hash checks of a downloaded blob against what the hub announced (or, for
+//! URL-hosted files, against their pins).
 
 use std::io::Read;
 use std::path::Path;
@@ -50,6 +51,11 @@ pub(crate) fn verify_blob(
         )));
     }
     Ok(())
+}
+
+/// The SHA-256 of a file as lowercase hex.
+pub(crate) fn sha256_file(path: &Path, cancel: &CancelToken) -> Result<String, VerifyError> {
+    hash_file(path, Sha256::new(), cancel)
 }
 
 fn hash_file<D: Digest>(

@@ -7,9 +7,12 @@
 //!   `X-Repo-Commit`, `X-Linked-Etag` (the sha256), `X-Linked-Size` and a different `ETag`.
 //!   Unknown file: 404 with `X-Error-Code: EntryNotFound` and `X-Repo-Commit`.
 //! - `HEAD|GET /cdn/{sha256}`: the bytes, honouring `Range: bytes=N-` with 206 + `Content-Range`.
+//! - `HEAD|GET {path}` of a file added with [`FakeHub::add_url_file`]: the bytes the same way,
+//!   as a publisher's own server (Meta's `dl.fbaipublicfiles.com`) serves them.
 //!
 //! Faults on demand: drop the connection after N body bytes (once), serve corrupted bytes,
-//! serve slowly. Every request is logged so tests can assert what the client did.
+//! serve slowly (keyed by the repo file path, or the URL path of plain files). Every request
+//! is logged so tests can assert what the client did.
 
 #![allow(dead_code)]
 
@@ -41,6 +44,8 @@ struct Faults {
 struct State {
     /// (repo, path) -> file.
     files: HashMap<(String, String), HostedFile>,
+    /// URL path -> content of files served outside any repo.
+    plain: HashMap<String, Vec<u8>>,
     faults: Faults,
     log: Vec<String>,
 }
@@ -102,6 +107,13 @@ impl FakeHub {
                 lfs,
             },
         );
+    }
+
+    /// Serves `content` at the URL path `url_path` (`/demucs/x.th`), outside the hub's API.
+    pub fn add_url_file(&self, url_path: &str, content: &[u8]) {
+        self.lock()
+            .plain
+            .insert(url_path.to_string(), content.to_vec());
     }
 
     pub fn drop_connection_after(&self, path: &str, bytes: usize) {
@@ -218,36 +230,22 @@ fn respond(
         .push(format!("{} {}{range}", request.method, request.path));
     let head_only = request.method == "HEAD";
 
+    if let Some(content) = guard.plain.get(&request.path).cloned() {
+        let path = request.path.clone();
+        return serve_with_faults(out, guard, &path, content, request, head_only);
+    }
+
     if let Some(sha) = request.path.strip_prefix("/cdn/") {
         let found = guard
             .files
             .iter()
             .find(|(_, f)| f.lfs && sha256_hex(&f.content) == sha)
             .map(|((_, path), f)| (path.clone(), f.content.clone()));
-        let Some((path, mut content)) = found else {
+        let Some((path, content)) = found else {
             drop(guard);
             return write_head(out, "404 Not Found", &[], 0);
         };
-        if guard.faults.corrupt.contains(&path) {
-            if let Some(byte) = content.get_mut(0) {
-                *byte ^= 0xff;
-            }
-        }
-        let drop_after = if head_only {
-            None
-        } else {
-            guard.faults.drop_after.remove(&path)
-        };
-        let slow = guard.faults.slow.contains(&path);
-        drop(guard);
-        return serve_bytes(
-            out,
-            &content,
-            request.range_start,
-            head_only,
-            drop_after,
-            slow,
-        );
+        return serve_with_faults(out, guard, &path, content, request, head_only);
     }
 
     let Some(rest) = request.path.strip_prefix('/') else {
@@ -317,6 +315,37 @@ fn respond(
         out.write_all(&content[..end])?;
     }
     Ok(())
+}
+
+/// Serves `content` with ranges, applying the faults set for `fault_key`.
+fn serve_with_faults(
+    out: &mut TcpStream,
+    mut guard: std::sync::MutexGuard<'_, State>,
+    fault_key: &str,
+    mut content: Vec<u8>,
+    request: &Request,
+    head_only: bool,
+) -> std::io::Result<()> {
+    if guard.faults.corrupt.contains(fault_key) {
+        if let Some(byte) = content.get_mut(0) {
+            *byte ^= 0xff;
+        }
+    }
+    let drop_after = if head_only {
+        None
+    } else {
+        guard.faults.drop_after.remove(fault_key)
+    };
+    let slow = guard.faults.slow.contains(fault_key);
+    drop(guard);
+    serve_bytes(
+        out,
+        &content,
+        request.range_start,
+        head_only,
+        drop_after,
+        slow,
+    )
 }
 
 fn serve_bytes(
