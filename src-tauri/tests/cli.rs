@@ -269,6 +269,102 @@ fn models_list_shows_the_catalogue() {
     );
 }
 
+#[test]
+fn models_commands_show_the_url_hosted_htdemucs() {
+    const URL: &str =
+        "https://dl.fbaipublicfiles.com/demucs/hybrid_transformer/955717e8-8726e21a.th";
+    const SHA256: &str = "8726e21a993978c7ba086d3872e7608d7d5bfca646ca4aca459ffda844faa8b4";
+    let hf_home = tempfile::tempdir().unwrap();
+    let cache = hf_home
+        .path()
+        .join("bgm-urls")
+        .join("htdemucs")
+        .join(SHA256);
+    let bgm_here = || {
+        let mut cmd = bgm();
+        cmd.env("HF_HOME", hf_home.path())
+            .env_remove("BGM_MODELS_DIR")
+            .env_remove("BGM_URL_MIRROR");
+        cmd
+    };
+
+    let out = bgm_here().args(["models", "list", "--json"]).succeeds();
+    let list: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let htdemucs = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["name"] == "htdemucs")
+        .expect("htdemucs listed");
+    assert_eq!(htdemucs["repo"], URL);
+    assert_eq!(htdemucs["revision"], SHA256);
+    assert_eq!(htdemucs["state"], "missing");
+    assert_eq!(htdemucs["expected_bytes"], 84_141_911);
+    assert_eq!(htdemucs["path"], cache.display().to_string());
+
+    let out = bgm_here().args(["models", "list"]).succeeds();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("htdemucs "))
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(
+        line.contains("missing") && line.contains("84.1 MB") && line.contains("bgm-urls"),
+        "{line}"
+    );
+
+    // Offline: says where a local copy goes, without the network.
+    let out = bgm_here()
+        .args(["--offline", "models", "download", "htdemucs"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("Offline mode")
+            && stderr.contains("BGM_MODELS_DIR")
+            && stderr.contains("htdemucs/<files>"),
+        "{stderr}"
+    );
+
+    // BGM_URL_MIRROR sends the download to the mirror, under Meta's path.
+    let out = bgm_here()
+        .env("BGM_URL_MIRROR", "http://127.0.0.1:9")
+        .args(["models", "download", "htdemucs"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("http://127.0.0.1:9/demucs/hybrid_transformer/955717e8-8726e21a.th"),
+        "{stderr}"
+    );
+    assert!(!cache.join("htdemucs.th").exists());
+
+    // A copy in <models-dir>/htdemucs/ is what `models path` and `models download` give.
+    let models = tempfile::tempdir().unwrap();
+    install_tiny_model(models.path(), "htdemucs", "separation/tiny");
+    let folder = models.path().join("htdemucs");
+    let out = bgm_here()
+        .arg("--models-dir")
+        .arg(models.path())
+        .args(["--offline", "models", "path", "htdemucs"])
+        .succeeds();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        folder.display().to_string()
+    );
+    let out = bgm_here()
+        .arg("--models-dir")
+        .arg(models.path())
+        .args(["--offline", "models", "download", "htdemucs"])
+        .succeeds();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        format!("htdemucs: ready in {}", folder.display())
+    );
+}
+
 /// A models folder holding the tiny random emotion classifier in the real repo's layout.
 fn tiny_emotion_models() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();

@@ -268,7 +268,12 @@ export type ModelKind =
 /**  diffusers Stable Diffusion 1.x folders: unet, vae, text_encoder, tokenizer (no safety checker). */
 "riffusion" | 
 /**  CLIP BPE tokenizer files only. */
-"clip-tokenizer";
+"clip-tokenizer" | 
+/**
+ *  Demucs v4 (HTDemucs) source separation: one `.th` checkpoint as Meta publishes it
+ *  (`torch.save` of a package whose state dict is under `"state"`).
+ */
+"demucs";
 
 export type ModelState = 
 /**  Nothing on disk. */

@@ -33,7 +33,8 @@ pub struct Cli {
     #[arg(long, global = true, value_parser = parse_device)]
     pub device: Option<DevicePreference>,
 
-    /// Folder of local models laid out as <dir>/<org>/<repo>/ (overrides BGM_MODELS_DIR).
+    /// Folder of local models laid out as <dir>/<org>/<repo>/, or <dir>/<name>/ for models
+    /// published at their own URL such as htdemucs (overrides BGM_MODELS_DIR).
     #[arg(long, global = true)]
     pub models_dir: Option<PathBuf>,
 

@@ -20,7 +20,9 @@ pub enum ModelsCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Download models into the Hugging Face cache (resumes interrupted downloads).
+    /// Download models into the Hugging Face cache, or models published at their own URLs
+    /// (htdemucs) into `bgm-urls` beside it (resumes interrupted downloads; BGM_URL_MIRROR
+    /// fetches those from a mirror).
     Download {
         /// Names from `models list`, e.g. whisper-base emotion riffusion.
         #[arg(required = true)]
@@ -30,7 +32,8 @@ pub enum ModelsCommand {
     Path { name: String },
 }
 
-/// Where models come from: `--models-dir` wins over `BGM_MODELS_DIR`; `--offline` or
+/// Where models come from: `--models-dir` wins over `BGM_MODELS_DIR` (`<dir>/<org>/<repo>/` for
+/// hub models, `<dir>/<name>/` for URL-hosted ones such as `htdemucs`); `--offline` or
 /// `HF_HUB_OFFLINE=1` keeps everything off the network.
 pub(super) fn weights_config(models_dir: Option<PathBuf>, offline: bool) -> WeightsConfig {
     let mut config = WeightsConfig::from_env();
