@@ -514,7 +514,7 @@ fn a_demucs_checkpoint_converts_once_to_f16_safetensors_of_its_state_dict() {
     let model = fx.download(&fx.entry()).expect("download");
     let paths = model.safetensors_paths(&fx.config()).expect("convert");
     let converted = model.file("htdemucs.th.safetensors");
-    assert_eq!(paths, [converted.clone()]);
+    assert_eq!(paths, std::slice::from_ref(&converted));
 
     let state =
         candle_core::pickle::read_all_with_key(model.file("htdemucs.th"), Some("state")).unwrap();
