@@ -5,7 +5,10 @@
 //!
 //! The checkpoint and mix come from `tools/parity/separation/make_fixtures.py --bench DIR`
 //! (85 MB, kept outside the repository); point `BGM_HTDEMUCS_RANDOM` at DIR (default
-//! /work/bench/htdemucs-random). `BGM_BENCH_SECONDS` sets the length (default 30). The reference
+//! /work/bench/htdemucs-random). `BGM_BENCH_SECONDS` sets the length (default 30). With
+//! `BGM_BENCH_STREAM=1` it instead streams that many seconds (the 60 s mix repeated) through
+//! `separate_stream`, as the pipeline's stage does, and reports time and peak memory alone: the
+//! memory of a long input. The reference
 //! needs a Python with the demucs package: `$BGM_PARITY_PYTHON`, else
 //! /work/venv-parity/bin/python; without one only our time is printed.
 //! Run with `cargo bench -p bgm-models --bench separation`.
@@ -19,7 +22,7 @@ use std::process::Command;
 use std::time::Instant;
 
 use bench_common::python;
-use bgm_models::separation::{checkpoint, separate};
+use bgm_models::separation::{checkpoint, separate, separate_stream, HtDemucs, MixStatistics};
 use candle_core::Device;
 
 fn peak_rss_mib() -> Option<f64> {
@@ -94,6 +97,10 @@ fn main() {
     let model = checkpoint::load(&checkpoint_path, &Device::Cpu).expect("loading htdemucs");
     let rate = model.config().samplerate;
     let mix = read_f32(&folder.join("mix_60s.f32"));
+    if std::env::var_os("BGM_BENCH_STREAM").is_some() {
+        stream(&model, &mix, seconds);
+        return;
+    }
     let full = mix.len() / 2;
     let length = ((seconds * rate as f64) as usize).min(full);
     let audio: Vec<f32> = [&mix[..length], &mix[full..full + length]].concat();
@@ -136,4 +143,56 @@ fn main() {
             "largest difference from the reference's stems: {diff:.2e} (stems up to {peak:.2})"
         );
     }
+}
+
+/// `seconds` of the mix, repeated, through the streaming separation: nothing of the input or
+/// the stems is held beyond the segments in flight.
+fn stream(model: &HtDemucs, mix: &[f32], seconds: f64) {
+    let rate = model.config().samplerate;
+    let period = mix.len() / 2;
+    let length = (seconds * rate as f64) as usize;
+    let sample = |c: usize, t: usize| mix[c * period + t % period];
+    let mut stats = MixStatistics::default();
+    for start in (0..length).step_by(period) {
+        let n = period.min(length - start);
+        let block: Vec<f32> = (0..2)
+            .flat_map(|c| (start..start + n).map(move |t| sample(c, t)))
+            .collect();
+        stats.add(&block, 2);
+    }
+    let mut read = |start: isize, len: usize| {
+        Ok((0..2)
+            .flat_map(|c| {
+                (0..len).map(move |i| {
+                    let t = start + i as isize;
+                    if t >= 0 && (t as usize) < length {
+                        sample(c, t as usize)
+                    } else {
+                        0.0
+                    }
+                })
+            })
+            .collect())
+    };
+    let (mut written, mut energy) = (0usize, 0f64);
+    let mut write = |block: &[f32], n: usize| {
+        written += n;
+        energy += block.iter().map(|v| f64::from(*v).powi(2)).sum::<f64>();
+        Ok(())
+    };
+    let start = Instant::now();
+    separate_stream(model, length, stats, &mut read, &mut write, &mut |_, _| {
+        true
+    })
+    .expect("separating");
+    let elapsed = start.elapsed().as_secs_f64();
+    assert_eq!(written, length);
+    println!(
+        "streamed separation of {:.0} s, {} threads: {:.1} s ({:.2} s per minute of audio), peak RSS {:.0} MiB (stem energy {energy:.3e})",
+        seconds,
+        rayon::current_num_threads(),
+        elapsed,
+        elapsed / (seconds / 60.0),
+        peak_rss_mib().unwrap_or(f64::NAN)
+    );
 }

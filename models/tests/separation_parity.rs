@@ -7,9 +7,11 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
+use bgm_models::device::ComputeDevice;
 use bgm_models::separation::checkpoint;
 use bgm_models::separation::spec::DemucsStft;
-use bgm_models::separation::{separate, HtDemucs, HtDemucsConfig};
+use bgm_models::separation::{load_default, separate, HtDemucs, HtDemucsConfig};
+use bgm_models::weights::WeightsConfig;
 use candle_core::{DType, Device, Shape, Tensor};
 use candle_nn::var_builder::SimpleBackend;
 use candle_nn::VarBuilder;
@@ -130,6 +132,36 @@ fn a_chunked_separation_matches_demucs() {
     println!("separation: max error {error:.3e} (values up to {peak:.3})");
     // As one segment: the overlap-add itself adds only a weighted average.
     assert!(error < 1e-6, "separation differs by {error}");
+}
+
+#[test]
+fn the_catalogue_loader_converts_the_checkpoint_and_computes_the_same() {
+    // As a download leaves it: <models>/htdemucs/htdemucs.th, converted once to safetensors.
+    let root = tempfile::tempdir().unwrap();
+    let folder = root.path().join("models/htdemucs");
+    std::fs::create_dir_all(&folder).unwrap();
+    std::fs::copy(
+        fixtures().join("tiny/htdemucs.th"),
+        folder.join("htdemucs.th"),
+    )
+    .unwrap();
+    let weights = WeightsConfig {
+        models_dir: Some(root.path().join("models")),
+        endpoint: None,
+        cache_dir: Some(root.path().join("hub")),
+        offline: true,
+        conversion_dir: Some(root.path().join("converted")),
+        url_mirror: None,
+    };
+    let model = load_default(&weights, &ComputeDevice::cpu()).expect("loads through the catalogue");
+    assert!(
+        folder.join("htdemucs.th.safetensors").is_file(),
+        "not converted beside the checkpoint"
+    );
+    let (mix, _) = array("forward_input");
+    let (expected, _) = array("forward_output");
+    let (error, _) = compare(&model.forward(&mix).unwrap(), &expected);
+    assert!(error < 1e-6, "differs by {error}");
 }
 
 /// Zero tensors of the recorded shapes, remembering which names the loader asked for.

@@ -14,8 +14,9 @@ pub enum SeparationError {
         #[source]
         source: candle_core::Error,
     },
+    /// Boxed: the model-locating errors are large.
     #[error(transparent)]
-    Locate(#[from] crate::weights::WeightsError),
+    Locate(Box<crate::weights::WeightsError>),
     #[error("the audio to separate is not usable: {0}")]
     Input(String),
     #[error("running Demucs failed: {0}")]
@@ -25,3 +26,9 @@ pub enum SeparationError {
 }
 
 pub type Result<T> = std::result::Result<T, SeparationError>;
+
+impl From<crate::weights::WeightsError> for SeparationError {
+    fn from(e: crate::weights::WeightsError) -> Self {
+        Self::Locate(Box::new(e))
+    }
+}
