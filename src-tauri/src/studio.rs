@@ -11,6 +11,7 @@ use bgm_models::weights::{missing_models, MissingModel, WeightsConfig};
 use crate::jobs::{JobError, JobId, JobManifest, JobStore, StageName};
 use crate::media::MuxReport;
 use crate::paths::AppPaths;
+use crate::pipeline::mix::OriginalAudio;
 use crate::pipeline::{
     export_candidate, stage_models, ExportRequest, JobFiles, Pipeline, PipelineConfig,
     PipelineError, StageProgress,
@@ -22,6 +23,7 @@ use crate::settings::Settings;
 pub struct Overrides {
     pub device: Option<DevicePreference>,
     pub steps: Option<u32>,
+    pub original_audio: Option<OriginalAudio>,
 }
 
 pub struct Studio {
@@ -58,6 +60,9 @@ impl Studio {
         }
         if overrides.steps.is_some() {
             self.settings.steps = overrides.steps;
+        }
+        if let Some(original_audio) = overrides.original_audio {
+            self.settings.original_audio = original_audio;
         }
         self
     }
@@ -179,7 +184,8 @@ impl Studio {
         Pipeline::new(&self.store, &config).stale_stages(id)
     }
 
-    /// Writes the job's video with one candidate's mix; no model runs, so no device is opened.
+    /// Writes the job's video with one candidate's mix, re-mixing first when the mix settings
+    /// changed since (the only case in which a model may run and a device is opened).
     pub fn export(
         &self,
         request: &ExportRequest,
@@ -187,7 +193,24 @@ impl Studio {
         cancel: &CancelToken,
     ) -> Result<MuxReport, PipelineError> {
         let _lock = self.store.lock(request.job)?;
-        let config = self.config_on(ComputeDevice::cpu());
+        let mut config = self.config_on(ComputeDevice::cpu());
+        // Mixes made with other mix settings (another original-sound mode, say) are made again
+        // first, separating the speech if the mode needs it: the file then has the sound its
+        // metadata describes. The music itself is never regenerated here.
+        let stale = Pipeline::new(&self.store, &config).stale_stages(request.job)?;
+        let remix_only = stale
+            .iter()
+            .all(|s| matches!(s, StageName::Separate | StageName::Mix));
+        if stale.contains(&StageName::Mix) && remix_only {
+            self.require_models(request.job, false)?;
+            config = self.pipeline_config()?;
+            Pipeline::new(&self.store, &config).run(
+                request.job,
+                StageName::Mix,
+                &mut |_| {},
+                cancel,
+            )?;
+        }
         export_candidate(&self.store, request, &config, progress, cancel)
     }
 

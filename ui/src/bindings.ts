@@ -300,6 +300,11 @@ export type OriginalAudio =
 "duck" | 
 /**  Keep it; the music plays at one level throughout. */
 "keep" | 
+/**
+ *  Keep only its speech (separated from its background), and lower the music while someone
+ *  speaks: the music replaces the old background.
+ */
+"speech" | 
 /**  Music only. */
 "replace";
 
@@ -338,7 +343,12 @@ export type SectionView = {
 };
 
 /**  The stages in the order they run. */
-export type StageName = "decode" | "transcribe" | "emotions" | 
+export type StageName = "decode" | 
+/**
+ *  Speech and background stems of the video's sound; only run when a mix keeps the speech
+ *  alone.
+ */
+"separate" | "transcribe" | "emotions" | 
 /**  The video's shot cuts, which the plan's boundaries snap to. */
 "cuts" | "plan" | "generate" | "mix";
 
@@ -353,7 +363,9 @@ export type StageProgress = {
 	etaSeconds: number | null,
 };
 
-export type StageState = "pending" | "running" | "done" | "failed" | "cancelled";
+export type StageState = "pending" | "running" | "done" | 
+/**  Not needed with the current settings (separation when no mix keeps the speech alone). */
+"skipped" | "failed" | "cancelled";
 
 export type StageView = {
 	name: StageName,

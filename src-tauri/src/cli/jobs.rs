@@ -88,6 +88,7 @@ pub(super) fn run(command: JobsCommand, studio: &Studio) -> anyhow::Result<()> {
 fn stage_label(stage: StageName) -> &'static str {
     match stage {
         StageName::Decode => "decode",
+        StageName::Separate => "separate",
         StageName::Transcribe => "transcribe",
         StageName::Emotions => "emotions",
         StageName::Cuts => "cuts",

@@ -7,6 +7,7 @@ mod media;
 mod models;
 mod progress;
 mod run;
+mod separate;
 mod spectrogram;
 mod transcribe;
 
@@ -20,6 +21,7 @@ use clap::{Parser, Subcommand};
 use serde::Serialize;
 
 use crate::paths::AppPaths;
+use crate::pipeline::mix::OriginalAudio;
 use crate::studio::{Overrides, Studio};
 
 #[derive(Debug, Parser)]
@@ -81,6 +83,10 @@ pub enum Command {
         /// Replace OUT if it exists (an input is never replaced).
         #[arg(long)]
         overwrite: bool,
+        /// What of the video's own sound to keep (with --candidate; default: the setting). The
+        /// job is re-mixed first when its mixes were made another way.
+        #[arg(long, value_enum, requires = "candidate")]
+        original: Option<OriginalArg>,
         #[arg(long)]
         json: bool,
     },
@@ -119,7 +125,22 @@ pub enum Command {
         /// Copy the four mixes here as candidate-N.wav.
         #[arg(long)]
         out: Option<PathBuf>,
+        /// What of the video's own sound to keep under the music (default: the setting).
+        #[arg(long, value_enum)]
+        original: Option<OriginalArg>,
         /// Download the models the job needs first, if any are missing.
+        #[arg(long)]
+        download: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Split a media file's sound into speech and background with Demucs (htdemucs):
+    /// OUT/speech.wav and OUT/background.wav, 44.1 kHz stereo.
+    Separate {
+        media: PathBuf,
+        #[arg(long)]
+        out: PathBuf,
+        /// Download the separation model first if it is missing.
         #[arg(long)]
         download: bool,
         #[arg(long)]
@@ -182,6 +203,32 @@ pub enum Command {
     Bindings { out: PathBuf },
 }
 
+/// The original-sound modes as the command line names them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum OriginalArg {
+    /// Keep all of it; the music ducks under speech.
+    #[value(alias = "duck")]
+    Keep,
+    /// Keep all of it; the music at one level throughout.
+    KeepLevel,
+    /// Keep only the speech (separated by Demucs); the music replaces the background and
+    /// ducks under the speech.
+    Speech,
+    /// The music alone.
+    Replace,
+}
+
+impl From<OriginalArg> for OriginalAudio {
+    fn from(arg: OriginalArg) -> Self {
+        match arg {
+            OriginalArg::Keep => OriginalAudio::Duck,
+            OriginalArg::KeepLevel => OriginalAudio::Keep,
+            OriginalArg::Speech => OriginalAudio::Speech,
+            OriginalArg::Replace => OriginalAudio::Replace,
+        }
+    }
+}
+
 fn parse_task(value: &str) -> Result<Task, String> {
     value.parse()
 }
@@ -240,9 +287,14 @@ fn run_command(command: Command, studio: Studio) -> anyhow::Result<()> {
             audio,
             out,
             overwrite,
+            original,
             json,
         } => match (candidate, audio) {
             (Some(candidate), _) => {
+                let studio = studio.with_overrides(Overrides {
+                    original_audio: original.map(OriginalAudio::from),
+                    ..Overrides::default()
+                });
                 media::export_job(&source, candidate, &out, overwrite, &studio, json)
             }
             (None, Some(audio)) => media::export(Path::new(&source), &audio, &out, overwrite, json),
@@ -276,6 +328,7 @@ fn run_command(command: Command, studio: Studio) -> anyhow::Result<()> {
             target,
             steps,
             out,
+            original,
             download,
             json,
         } => {
@@ -285,8 +338,18 @@ fn run_command(command: Command, studio: Studio) -> anyhow::Result<()> {
                 out,
                 json,
             };
-            run::run(&request, &studio.with_overrides(with_steps(steps)))
+            let overrides = Overrides {
+                original_audio: original.map(OriginalAudio::from),
+                ..with_steps(steps)
+            };
+            run::run(&request, &studio.with_overrides(overrides))
         }
+        Command::Separate {
+            media,
+            out,
+            download,
+            json,
+        } => separate::separate(&media, &out, download, &studio, json),
         Command::Regenerate {
             job,
             candidate,

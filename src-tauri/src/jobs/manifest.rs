@@ -32,6 +32,9 @@ pub struct JobManifest {
 #[serde(rename_all = "camelCase")]
 pub enum StageName {
     Decode,
+    /// Speech and background stems of the video's sound; only run when a mix keeps the speech
+    /// alone.
+    Separate,
     Transcribe,
     Emotions,
     /// The video's shot cuts, which the plan's boundaries snap to.
@@ -42,8 +45,9 @@ pub enum StageName {
 }
 
 impl StageName {
-    pub const ALL: [StageName; 7] = [
+    pub const ALL: [StageName; 8] = [
         StageName::Decode,
+        StageName::Separate,
         StageName::Transcribe,
         StageName::Emotions,
         StageName::Cuts,
@@ -60,8 +64,17 @@ pub enum StageState {
     Pending,
     Running,
     Done,
+    /// Not needed with the current settings (separation when no mix keeps the speech alone).
+    Skipped,
     Failed,
     Cancelled,
+}
+
+impl StageState {
+    /// Done, or with nothing to do: the stages after it can use what it leaves.
+    pub fn is_settled(self) -> bool {
+        matches!(self, StageState::Done | StageState::Skipped)
+    }
 }
 
 /// One stage's progress record. A stage whose output exists and whose input fingerprint is

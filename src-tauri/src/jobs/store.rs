@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use super::id::{InvalidJobId, JobId};
 use super::lock::{JobLock, LockFailure};
-use super::manifest::{JobManifest, StageName, StageState, MANIFEST_VERSION};
+use super::manifest::{JobManifest, StageName, MANIFEST_VERSION};
 use crate::atomic_file::write_json_atomic;
 use crate::media::{self, MediaError};
 
@@ -173,7 +173,7 @@ impl JobStore {
 fn summarize(manifest: &JobManifest) -> JobSummary {
     let done_through = StageName::ALL
         .into_iter()
-        .take_while(|stage| manifest.stage(*stage).state == StageState::Done)
+        .take_while(|stage| manifest.stage(*stage).state.is_settled())
         .last();
     JobSummary {
         id: manifest.id,

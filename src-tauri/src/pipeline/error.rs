@@ -19,6 +19,8 @@ pub enum PipelineError {
     Emotion(Box<bgm_models::emotion::EmotionError>),
     #[error("music generation failed: {0}")]
     Riffusion(Box<bgm_models::riffusion::RiffusionError>),
+    #[error("separating speech from the background failed: {0}")]
+    Separation(Box<bgm_models::separation::SeparationError>),
     #[error("turning the spectrogram into audio failed: {0}")]
     Spectrogram(#[from] bgm_models::spectrogram::SpectrogramError),
     #[error("the generated music cannot be mixed: {0}")]
@@ -67,6 +69,15 @@ impl From<bgm_models::stt::SttError> for PipelineError {
 impl From<bgm_models::riffusion::RiffusionError> for PipelineError {
     fn from(e: bgm_models::riffusion::RiffusionError) -> Self {
         Self::Riffusion(Box::new(e))
+    }
+}
+
+impl From<bgm_models::separation::SeparationError> for PipelineError {
+    fn from(e: bgm_models::separation::SeparationError) -> Self {
+        match e {
+            bgm_models::separation::SeparationError::Cancelled => Self::Cancelled,
+            e => Self::Separation(Box::new(e)),
+        }
     }
 }
 

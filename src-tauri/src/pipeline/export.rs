@@ -102,10 +102,14 @@ pub fn export_candidate(
         guidance_scale: plan.guidance_scale,
         negative_prompt: plan.negative_prompt.clone(),
         models: [config.whisper_model.as_str(), "emotion", "riffusion"]
-            .iter()
+            .into_iter()
+            .chain(
+                (config.mix.original_audio == OriginalAudio::Speech)
+                    .then_some(bgm_models::separation::MODEL_NAME),
+            )
             .map(|name| match find_model(name) {
                 Ok(entry) => format!("{}@{}", entry.repo, entry.revision),
-                Err(_) => (*name).to_string(),
+                Err(_) => name.to_string(),
             })
             .collect(),
         mix: MixProvenance {

@@ -40,6 +40,16 @@ impl JobFiles {
         self.dir.join("audio/original.wav")
     }
 
+    /// The speech (vocals) stem of the original sound, at the mix format.
+    pub fn speech_stem(&self) -> PathBuf {
+        self.dir.join("stems/speech.wav")
+    }
+
+    /// Everything else in the original sound: music, room tone, noise.
+    pub fn background_stem(&self) -> PathBuf {
+        self.dir.join("stems/background.wav")
+    }
+
     pub fn transcript(&self) -> PathBuf {
         self.dir.join("transcript.json")
     }

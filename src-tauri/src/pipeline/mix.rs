@@ -15,8 +15,18 @@ pub enum OriginalAudio {
     Duck,
     /// Keep it; the music plays at one level throughout.
     Keep,
+    /// Keep only its speech (separated from its background), and lower the music while someone
+    /// speaks: the music replaces the old background.
+    Speech,
     /// Music only.
     Replace,
+}
+
+impl OriginalAudio {
+    /// Whether the music drops under speech.
+    pub fn ducks(self) -> bool {
+        matches!(self, OriginalAudio::Duck | OriginalAudio::Speech)
+    }
 }
 
 /// How the music makes room for speech when the original sound is kept and ducked.
@@ -292,7 +302,7 @@ impl<'a> MixRenderer<'a> {
                 return Err(MixError::FormatMismatch(format(original), format(&*music)));
             }
         }
-        let spectral = (settings.original_audio == OriginalAudio::Duck
+        let spectral = (settings.original_audio.ducks()
             && settings.duck_mode == DuckMode::Spectral)
             .then(|| {
                 super::spectral_duck::SpectralDucker::new(
@@ -368,15 +378,16 @@ impl<'a> MixRenderer<'a> {
         }
         let settings = self.settings;
         let amounts_from = block.start.saturating_sub(margin);
-        let amounts = match settings.original_audio {
-            OriginalAudio::Duck => duck_amounts_in(
+        let amounts = if settings.original_audio.ducks() {
+            duck_amounts_in(
                 amounts_from..(block.end + margin).min(self.frames),
                 self.sample_rate(),
                 self.speech,
                 settings.duck_attack_seconds,
                 settings.duck_release_seconds,
-            ),
-            OriginalAudio::Keep | OriginalAudio::Replace => Vec::new(),
+            )
+        } else {
+            Vec::new()
         };
         let music = match self.spectral.as_mut() {
             Some(ducker) if amounts.iter().any(|&a| a > 0.0) => ducker.process(
@@ -397,8 +408,7 @@ impl<'a> MixRenderer<'a> {
             _ => None,
         };
         let level = db_to_gain(settings.music_level_db);
-        let gain_ducked =
-            settings.original_audio == OriginalAudio::Duck && settings.duck_mode == DuckMode::Gain;
+        let gain_ducked = settings.original_audio.ducks() && settings.duck_mode == DuckMode::Gain;
         let mut out = music;
         for (k, frame) in out.chunks_exact_mut(channels).enumerate() {
             let gain = if gain_ducked {

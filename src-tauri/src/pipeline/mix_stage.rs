@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use super::error::{PipelineError, Result};
 use super::files::JobFiles;
 use super::loudness::{level, Loudness, LoudnessTarget, Meter};
-use super::mix::{MixRenderer, MixSettings, SpeechSpan};
+use super::mix::{MixRenderer, MixSettings, OriginalAudio, SpeechSpan};
 use super::music_level::music_gain_db;
 use super::preview::Waveform;
 use super::stages::{prepare, PipelineConfig, MIX_CHANNELS, MIX_RATE};
@@ -90,8 +90,15 @@ fn mix_candidate(
             format!("music must be {MIX_RATE} Hz stereo"),
         ));
     }
-    let mut original = match files.original_audio() {
-        path if path.exists() => Some(WavFrames::open(&path)?),
+    // What of the video's own sound goes under the music: all of it, its speech stem, or
+    // nothing (a video without sound has neither).
+    let kept = match config.mix.original_audio {
+        OriginalAudio::Replace => None,
+        OriginalAudio::Speech => Some(files.speech_stem()),
+        OriginalAudio::Duck | OriginalAudio::Keep => Some(files.original_audio()),
+    };
+    let mut original = match kept {
+        Some(path) if files.original_audio().exists() => Some(WavFrames::open(&path)?),
         _ => None,
     };
     let mix_path = files.mix(n);

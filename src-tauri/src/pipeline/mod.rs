@@ -15,6 +15,7 @@ mod music_writer;
 mod preview;
 mod reseed;
 mod runner;
+mod separate;
 mod spectral_duck;
 mod stages;
 
@@ -26,4 +27,5 @@ pub use mix_stage::MixReport;
 pub use music_writer::write_music;
 pub use reseed::reseed_candidate;
 pub use runner::{stage_models, Pipeline, StageProgress};
+pub use separate::separate_file;
 pub use stages::{PipelineConfig, MIX_CHANNELS, MIX_RATE};

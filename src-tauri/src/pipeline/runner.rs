@@ -1,4 +1,6 @@
-//! The staged runner: decode → transcribe → emotions → plan → generate → mix, for one job.
+//! The staged runner: decode → separate → transcribe → emotions → cuts → plan → generate →
+//! mix, for one job. Separation runs only when a mix keeps the speech alone; otherwise it is
+//! recorded as skipped.
 //!
 //! Each stage records in `job.json` the fingerprint of everything its output depends on. A
 //! stage that is done, whose fingerprint is unchanged and whose outputs exist is skipped, so a
@@ -14,6 +16,7 @@ use serde::Serialize;
 use super::error::{PipelineError, Result};
 use super::files::JobFiles;
 use super::fingerprint::Fingerprint;
+use super::mix::OriginalAudio;
 use super::stages::{self, PipelineConfig};
 use crate::jobs::{JobId, JobManifest, JobStore, StageName, StageState};
 
@@ -56,6 +59,18 @@ impl<'a> Pipeline<'a> {
         let mut done = Fingerprints::new();
         for stage in StageName::ALL.into_iter().filter(|&s| s <= last) {
             let fingerprint = self.fingerprint(stage, &job, &files, &done)?;
+            if !is_needed(stage, self.config) {
+                self.skip(&mut job, stage, &fingerprint)?;
+                observer(&StageProgress {
+                    job: id.to_string(),
+                    stage,
+                    fraction: 1.0,
+                    message: "not needed".to_string(),
+                    eta_seconds: Some(0.0),
+                });
+                done.insert(stage, fingerprint);
+                continue;
+            }
             let up_to_date = is_up_to_date(stage, &job, &files, &fingerprint);
             let mut event = |fraction: f64, message: &str, eta_seconds: Option<f64>| {
                 observer(&StageProgress {
@@ -143,7 +158,8 @@ impl<'a> Pipeline<'a> {
                 }
                 Err(e) => return Err(e),
             };
-            if unknown || !is_up_to_date(stage, &job, &files, &fingerprint) {
+            let needed = is_needed(stage, self.config);
+            if needed && (unknown || !is_up_to_date(stage, &job, &files, &fingerprint)) {
                 stale.push(stage);
             }
             done.insert(stage, fingerprint);
@@ -200,6 +216,22 @@ impl<'a> Pipeline<'a> {
         self.run(id, StageName::Mix, observer, cancel)
     }
 
+    /// Records a stage the settings do not need as skipped (once).
+    fn skip(&self, job: &mut JobManifest, stage: StageName, fingerprint: &str) -> Result<()> {
+        let record = job.stage(stage);
+        if record.state == StageState::Skipped && record.fingerprint.as_deref() == Some(fingerprint)
+        {
+            return Ok(());
+        }
+        self.update(job, stage, |r| {
+            *r = crate::jobs::StageRecord {
+                state: StageState::Skipped,
+                fingerprint: Some(fingerprint.to_string()),
+                ..Default::default()
+            };
+        })
+    }
+
     fn update(
         &self,
         job: &mut JobManifest,
@@ -241,6 +273,10 @@ impl<'a> Pipeline<'a> {
                     .add_json("size", &meta.len())
                     .add_json("modified", &modified.to_string());
             }
+            StageName::Separate => {
+                f.add_json("needed", &is_needed(stage, config))
+                    .add("model", bgm_models::separation::MODEL_NAME.as_bytes());
+            }
             StageName::Transcribe => {
                 f.add("model", config.whisper_model.as_bytes());
             }
@@ -279,6 +315,7 @@ impl<'a> Pipeline<'a> {
         let config = self.config;
         match stage {
             StageName::Decode => stages::decode(job, files, progress, cancel),
+            StageName::Separate => super::separate::separate(config, files, progress, cancel),
             StageName::Transcribe => stages::transcribe(config, files, progress, cancel),
             StageName::Emotions => stages::emotions(job, config, files, progress, cancel),
             StageName::Cuts => stages::cuts(job, config, files, progress, cancel),
@@ -297,7 +334,22 @@ pub fn stage_models(stage: StageName, config: &PipelineConfig) -> Vec<String> {
         StageName::Transcribe => vec![config.whisper_model.clone()],
         StageName::Emotions => vec![bgm_models::emotion::MODEL_NAME.to_string()],
         StageName::Generate => vec![bgm_models::riffusion::MODEL_NAME.to_string()],
-        StageName::Decode | StageName::Cuts | StageName::Plan | StageName::Mix => Vec::new(),
+        StageName::Separate if is_needed(stage, config) => {
+            vec![bgm_models::separation::MODEL_NAME.to_string()]
+        }
+        StageName::Decode
+        | StageName::Separate
+        | StageName::Cuts
+        | StageName::Plan
+        | StageName::Mix => Vec::new(),
+    }
+}
+
+/// Whether the settings need `stage` at all: separation only when a mix keeps the speech alone.
+fn is_needed(stage: StageName, config: &PipelineConfig) -> bool {
+    match stage {
+        StageName::Separate => config.mix.original_audio == OriginalAudio::Speech,
+        _ => true,
     }
 }
 
@@ -309,11 +361,11 @@ type Fingerprints = std::collections::BTreeMap<StageName, String>;
 fn inputs_of(stage: StageName) -> &'static [StageName] {
     match stage {
         StageName::Decode => &[],
-        StageName::Transcribe | StageName::Cuts => &[StageName::Decode],
+        StageName::Separate | StageName::Transcribe | StageName::Cuts => &[StageName::Decode],
         StageName::Emotions => &[StageName::Transcribe],
         StageName::Plan => &[StageName::Emotions, StageName::Cuts],
         StageName::Generate => &[StageName::Plan],
-        StageName::Mix => &[StageName::Generate],
+        StageName::Mix => &[StageName::Generate, StageName::Separate],
     }
 }
 
@@ -329,6 +381,11 @@ fn is_up_to_date(stage: StageName, job: &JobManifest, files: &JobFiles, fingerpr
 fn outputs(stage: StageName, files: &JobFiles) -> Vec<PathBuf> {
     match stage {
         StageName::Decode => vec![files.speech_audio()],
+        // A video without sound has nothing to separate.
+        StageName::Separate if files.original_audio().exists() => {
+            vec![files.speech_stem(), files.background_stem()]
+        }
+        StageName::Separate => Vec::new(),
         StageName::Transcribe => vec![files.transcript()],
         StageName::Emotions => vec![files.timeline()],
         StageName::Cuts => vec![files.cuts()],
