@@ -1,7 +1,8 @@
 //! What an export sounds like, checked on its decoded audio: for each original-sound mode, a
 //! job exported through the pipeline holds the chosen candidate's music (and not another's),
 //! plus the video's own sound when it is kept and none of it when it is replaced. A video
-//! without an audio track goes through the whole pipeline to an export with music.
+//! without an audio track goes through the whole pipeline to an export with music. The
+//! "speech only" mode, which needs separated stems, is checked in `separation.rs`.
 //!
 //! The check is the peak normalised cross-correlation over ±30 ms (AAC's priming is trimmed
 //! on decoding, but a lag costs nothing to allow), on 8 kHz mono.

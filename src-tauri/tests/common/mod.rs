@@ -120,4 +120,5 @@ pub fn install_tiny_models(models: &Path) {
     install_tiny_model(models, "whisper-base", "whisper/tiny");
     install_tiny_model(models, "emotion", "emotion");
     install_tiny_model(models, "riffusion", "riffusion/tiny-bin");
+    install_tiny_model(models, "htdemucs", "separation/tiny");
 }

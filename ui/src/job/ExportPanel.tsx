@@ -2,8 +2,13 @@ import { useEffect, useState } from "preact/hooks";
 import type { AppSettings, DuckMode, OriginalAudio } from "../bindings";
 import { num, oneOf } from "../format";
 
-const ORIGINAL_AUDIO_MODES: readonly OriginalAudio[] = ["duck", "keep", "replace"];
+const ORIGINAL_AUDIO_MODES: readonly OriginalAudio[] = ["duck", "keep", "speech", "replace"];
 const DUCK_MODES: readonly DuckMode[] = ["spectral", "gain"];
+
+/** The modes in which the music drops under speech. */
+function ducks(mode: OriginalAudio): boolean {
+  return mode === "duck" || mode === "speech";
+}
 
 export type ExportStatus =
   | { kind: "idle" }
@@ -55,6 +60,7 @@ export function ExportPanel({ selected, ready, busy, status, settings, onExport,
             >
               <option value="duck">Keep, music ducks under speech</option>
               <option value="keep">Keep, music at one level</option>
+              <option value="speech">Keep the speech only, music replaces the background</option>
               <option value="replace">Replace with the music</option>
             </select>
           </label>
@@ -79,7 +85,7 @@ export function ExportPanel({ selected, ready, busy, status, settings, onExport,
               max={30}
               step={1}
               value={num(draft.duckDepthDb)}
-              disabled={busy || draft.originalAudio !== "duck"}
+              disabled={busy || !ducks(draft.originalAudio)}
               data-testid="duck-depth"
               onInput={(e) => setDraft({ ...draft, duckDepthDb: Number(e.currentTarget.value) })}
             />
@@ -88,7 +94,7 @@ export function ExportPanel({ selected, ready, busy, status, settings, onExport,
             <span>Ducking</span>
             <select
               value={draft.duckMode}
-              disabled={busy || draft.originalAudio !== "duck"}
+              disabled={busy || !ducks(draft.originalAudio)}
               data-testid="duck-mode"
               onChange={(e) => {
                 const duckMode = oneOf(DUCK_MODES, e.currentTarget.value);

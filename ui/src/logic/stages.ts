@@ -4,6 +4,7 @@ import { num } from "../format";
 
 export const STAGE_LABELS: Record<StageName, string> = {
   decode: "Read the video's sound",
+  separate: "Separate the speech",
   transcribe: "Transcribe the speech",
   emotions: "Read the emotions",
   cuts: "Find the shot cuts",
@@ -24,6 +25,9 @@ export interface StageRow {
   error: string | null;
 }
 
+/** What the runner says when a stage has finished (or had nothing to do). */
+const FINISHED_MESSAGES: readonly string[] = ["done", "up to date", "not needed"];
+
 /** The rows to show: the stored state of each stage, overlaid with the live progress events. */
 export function stageRows(stored: StageView[], live: Partial<Record<StageName, StageProgress>>): StageRow[] {
   return stored.map((stage) => {
@@ -32,7 +36,7 @@ export function stageRows(stored: StageView[], live: Partial<Record<StageName, S
       name: stage.name,
       label: STAGE_LABELS[stage.name],
       state: stage.state,
-      fraction: stage.state === "done" ? 1 : 0,
+      fraction: isSettled(stage.state) ? 1 : 0,
       message: stage.state === "failed" && stage.error ? stage.error : stateWord(stage.state),
       etaSeconds: null,
       seconds: stage.seconds,
@@ -40,10 +44,11 @@ export function stageRows(stored: StageView[], live: Partial<Record<StageName, S
     };
     if (!event) return base;
     const fraction = num(event.fraction);
-    const finished = fraction >= 1 && (event.message === "done" || event.message === "up to date");
+    const finished = fraction >= 1 && FINISHED_MESSAGES.includes(event.message);
+    const skipped = event.message === "not needed";
     return {
       ...base,
-      state: finished ? "done" : "running",
+      state: skipped ? "skipped" : finished ? "done" : "running",
       fraction: clamp01(fraction),
       message: event.message,
       etaSeconds: finished ? null : event.etaSeconds,
@@ -60,6 +65,8 @@ function stateWord(state: StageState): string {
       return "interrupted";
     case "done":
       return "done";
+    case "skipped":
+      return "not needed";
     case "failed":
       return "failed";
     case "cancelled":
@@ -70,6 +77,7 @@ function stateWord(state: StageState): string {
 /** Stages weigh what they usually cost: generating dwarfs the rest. */
 const WEIGHTS: Record<StageName, number> = {
   decode: 1,
+  separate: 4,
   transcribe: 6,
   emotions: 1,
   cuts: 0.5,
@@ -87,7 +95,12 @@ export function overallFraction(rows: StageRow[]): number {
 
 /** Whether the job has all four mixes. */
 export function isComplete(stored: StageView[]): boolean {
-  return stored.length > 0 && stored.every((s) => s.state === "done");
+  return stored.length > 0 && stored.every((s) => isSettled(s.state));
+}
+
+/** Done, or not needed with the current settings. */
+function isSettled(state: StageState): boolean {
+  return state === "done" || state === "skipped";
 }
 
 /** "about 3 min left", "12 s left"; nothing while the rate is unknown. */

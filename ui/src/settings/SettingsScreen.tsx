@@ -141,7 +141,7 @@ export function SettingsScreen({ appInfo }: Props) {
       <section class="panel" aria-label="Models">
         <header class="panel-head">
           <h2>Models</h2>
-          <span class="muted">Downloaded once from Hugging Face, then used offline.</span>
+          <span class="muted">Downloaded once (from the Hugging Face Hub, or from the publisher's own server), then used offline.</span>
         </header>
         <table class="models" data-testid="models">
           <thead>
@@ -160,7 +160,7 @@ export function SettingsScreen({ appInfo }: Props) {
                   <td>
                     <strong>{m.name}</strong>
                     <div class="muted small" title={m.path}>
-                      {m.repo}
+                      {modelSource(m.repo)}
                     </div>
                   </td>
                   <td>
@@ -197,4 +197,14 @@ export function SettingsScreen({ appInfo }: Props) {
       </section>
     </section>
   );
+}
+
+/** A Hub repo id as it is; a model published at a URL (htdemucs) by the server's name. */
+function modelSource(repo: string): string {
+  if (!/^https?:\/\//.test(repo)) return repo;
+  try {
+    return new URL(repo).host;
+  } catch {
+    return repo;
+  }
 }

@@ -20,9 +20,10 @@ const tinyJpeg =
   "data:image/jpeg;base64,/9j/4AAQSkZJRgABAQAAAQABAAD/2wBDAAgGBgcGBQgHBwcJCQgKDBQNDAsLDBkSEw8UHRofHh0aHBwgJC4nICIsIxwcKDcpLDAxNDQ0Hyc5PTgyPC4zNDL/wAALCAACAAIBAREA/8QAFAABAAAAAAAAAAAAAAAAAAAACf/EABQQAQAAAAAAAAAAAAAAAAAAAAD/2gAIAQEAAD8AKp//2Q==";
 
 const stages = (state: StageView["state"]): StageView[] =>
-  (["decode", "transcribe", "emotions", "cuts", "plan", "generate", "mix"] as const).map((name) => ({
+  (["decode", "separate", "transcribe", "emotions", "cuts", "plan", "generate", "mix"] as const).map((name) => ({
     name,
-    state,
+    // Separation is only needed when a mix keeps the speech alone: a finished job skipped it.
+    state: name === "separate" && state === "done" ? "skipped" : state,
     seconds: state === "done" ? 2.5 : null,
     error: null,
   }));
@@ -320,6 +321,9 @@ test("the ducking mode is chosen in the export panel and re-mixes", async ({ pag
   expect(saved).toEqual([
     { settings: { device: "auto", whisperModel: "whisper-base", steps: null, originalAudio: "duck", musicLevelDb: 0, duckDepthDb: 12, duckMode: "gain" } },
   ]);
+  await page.getByTestId("original-audio").selectOption("speech");
+  await expect(page.getByTestId("duck-mode")).toBeEnabled();
+  await expect(page.getByTestId("duck-depth")).toBeEnabled();
   await page.getByTestId("original-audio").selectOption("replace");
   await expect(page.getByTestId("duck-mode")).toBeDisabled();
 });

@@ -51,7 +51,7 @@ export interface Scenario {
 
 type Handler = (cmd: string, args: Record<string, unknown>) => unknown;
 
-const STAGES: StageName[] = ["decode", "transcribe", "emotions", "cuts", "plan", "generate", "mix"];
+const STAGES: StageName[] = ["decode", "separate", "transcribe", "emotions", "cuts", "plan", "generate", "mix"];
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 declare global {
@@ -110,6 +110,11 @@ async function runStages(id: string, progress: Channel<StageProgress>, only?: St
   const send = (stage: StageName, fraction: number, message: string, etaSeconds: number | null) =>
     progress.onmessage({ job: id, stage, fraction, message, etaSeconds });
   for (const stage of only ?? STAGES) {
+    // As the runner: separation only runs when a mix keeps the speech alone.
+    if (stage === "separate" && scenario.settings.originalAudio !== "speech") {
+      send(stage, 1, "not needed", 0);
+      continue;
+    }
     send(stage, 0, "started", null);
     for (const fraction of [0.25, 0.5, 0.75]) {
       await sleep(scenario.stepMs);

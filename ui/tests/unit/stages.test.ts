@@ -35,6 +35,16 @@ describe("stage rows", () => {
     expect(overallFraction(stageRows(stored(["done", "done", "done", "done", "done", "done"]), {}))).toBe(1);
   });
 
+  it("counts a stage the settings do not need as finished", () => {
+    const rows = stageRows(stored(["done", "pending"]), {
+      transcribe: { job: "j", stage: "transcribe", fraction: 1, message: "not needed", etaSeconds: 0 },
+    });
+    expect(rows[1]).toMatchObject({ state: "skipped", fraction: 1, message: "not needed", etaSeconds: null });
+    expect(stageRows(stored(["done", "skipped"]), {})[1]).toMatchObject({ fraction: 1, message: "not needed" });
+    expect(isComplete(stored(["done", "skipped", "done", "done", "done", "done"]))).toBe(true);
+    expect(isComplete(stored(["done", "skipped", "done", "done", "done", "pending"]))).toBe(false);
+  });
+
   it("is complete only when every stage is done", () => {
     expect(isComplete(stored(["done", "done", "done", "done", "done", "done"]))).toBe(true);
     expect(isComplete(stored(["done", "done", "done", "done", "done", "cancelled"]))).toBe(false);
