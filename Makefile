@@ -130,6 +130,7 @@ bench: whisper-base
 	$(CARGO) bench -p bgm-models --bench whisper
 	BGM_WHISPER_BASE_DIR=$(abspath $(WHISPER_BASE_DIR)) $(CARGO) bench -p bgm-models --bench transcribe
 	$(CARGO) bench -p bgm-models --bench riffusion
+	$(CARGO) bench -p bgm-models --bench separation
 
 clean:
 	$(CARGO) clean

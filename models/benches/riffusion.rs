@@ -15,10 +15,9 @@
 #[path = "bench_common/mod.rs"]
 mod bench_common;
 
-use bench_common::python;
+use bench_common::{peak_rss_mib, reference_values};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Instant;
 
 use bgm_models::device::ComputeDevice;
@@ -27,13 +26,6 @@ use bgm_models::weights::WeightsConfig;
 use candle_core::Tensor;
 
 const RUNS: usize = 2;
-
-fn peak_rss_mib() -> Option<f64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib / 1024.0)
-}
 
 /// Best wall time of RUNS after one warm-up.
 fn best_of(mut f: impl FnMut()) -> f64 {
@@ -55,36 +47,13 @@ fn save(dir: &Path, name: &str, tensor: &Tensor) {
 }
 
 fn reference(folder: &Path, only: &[String], compare: &Path) -> HashMap<String, f64> {
-    let Some(python) = python() else {
-        return HashMap::new();
-    };
-    let script =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../tools/parity/riffusion/bench_diffusers.py");
-    let out = Command::new(python)
-        .arg(script)
-        .arg(folder)
-        .arg(RUNS.to_string())
-        .arg(only.join(","))
-        .arg(compare)
-        .output();
-    match out {
-        Ok(o) if o.status.success() => String::from_utf8_lossy(&o.stdout)
-            .lines()
-            .filter_map(|l| l.split_once('='))
-            .filter_map(|(k, v)| Some((k.to_string(), v.trim().parse().ok()?)))
-            .collect(),
-        Ok(o) => {
-            eprintln!(
-                "the diffusers reference failed: {}",
-                String::from_utf8_lossy(&o.stderr)
-            );
-            HashMap::new()
-        }
-        Err(e) => {
-            eprintln!("could not run the diffusers reference: {e}");
-            HashMap::new()
-        }
-    }
+    let args = [
+        folder.into(),
+        RUNS.to_string().into(),
+        only.join(",").into(),
+        compare.into(),
+    ];
+    reference_values("riffusion/bench_diffusers.py", &args)
 }
 
 fn main() {

@@ -18,19 +18,11 @@ mod bench_common;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Instant;
 
-use bench_common::python;
+use bench_common::{peak_rss_mib, reference_values};
 use bgm_models::separation::{checkpoint, separate, separate_stream, HtDemucs, MixStatistics};
 use candle_core::Device;
-
-fn peak_rss_mib() -> Option<f64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib / 1024.0)
-}
 
 fn read_f32(path: &Path) -> Vec<f32> {
     std::fs::read(path)
@@ -41,38 +33,14 @@ fn read_f32(path: &Path) -> Vec<f32> {
 }
 
 fn reference(folder: &Path, seconds: f64, ours: &Path) -> HashMap<String, f64> {
-    let Some(python) = python() else {
-        eprintln!("no reference Python; set BGM_PARITY_PYTHON");
-        return HashMap::new();
-    };
-    let script =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../tools/parity/separation/bench_demucs.py");
     let threads = rayon::current_num_threads();
-    let out = Command::new(python)
-        .arg(script)
-        .arg(folder)
-        .arg(seconds.to_string())
-        .arg(threads.to_string())
-        .arg(ours)
-        .output();
-    match out {
-        Ok(o) if o.status.success() => String::from_utf8_lossy(&o.stdout)
-            .lines()
-            .filter_map(|l| l.split_once('='))
-            .filter_map(|(k, v)| Some((k.to_string(), v.trim().parse().ok()?)))
-            .collect(),
-        Ok(o) => {
-            eprintln!(
-                "the demucs reference failed: {}",
-                String::from_utf8_lossy(&o.stderr)
-            );
-            HashMap::new()
-        }
-        Err(e) => {
-            eprintln!("could not run the demucs reference: {e}");
-            HashMap::new()
-        }
-    }
+    let args = [
+        folder.into(),
+        seconds.to_string().into(),
+        threads.to_string().into(),
+        ours.into(),
+    ];
+    reference_values("separation/bench_demucs.py", &args)
 }
 
 fn main() {

@@ -10,6 +10,7 @@ mod bench_common;
 #[path = "../tests/speech_common/mod.rs"]
 mod speech_common;
 
+use bench_common::peak_rss_mib;
 use bench_common::python;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -43,13 +44,6 @@ fn chord_audio(sr: f32, len: usize) -> Vec<f32> {
                 .sum::<f32>()
         })
         .collect()
-}
-
-fn peak_rss_mib() -> Option<f64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib / 1024.0)
 }
 
 /// This process's user + system CPU time, seconds (Linux only).

@@ -9,90 +9,10 @@
 
 mod common;
 
-use std::path::Path;
-
 use bgm_models::task::CancelToken;
-use bgm_models::weights::WeightsConfig;
-use bgm_studio::jobs::JobId;
-use bgm_studio::media::decode_audio;
-use bgm_studio::paths::AppPaths;
-use bgm_studio::pipeline::{mix::OriginalAudio, ExportRequest, JobFiles};
-use bgm_studio::settings::Settings;
-use bgm_studio::studio::Studio;
-use common::{fixture, install_tiny_models};
-
-const RATE: u32 = 8_000;
-const MAX_LAG: usize = 240;
-
-fn studio(root: &Path, original_audio: OriginalAudio) -> Studio {
-    let paths = AppPaths::in_one_folder(root.join("data"));
-    let settings = Settings {
-        steps: Some(2),
-        original_audio,
-        ..Settings::default()
-    };
-    settings.save_to(&paths.settings_file()).unwrap();
-    let models = root.join("models");
-    if !models.exists() {
-        install_tiny_models(&models);
-    }
-    let weights = WeightsConfig {
-        models_dir: Some(models),
-        endpoint: None,
-        cache_dir: Some(root.join("hub")),
-        offline: true,
-        conversion_dir: Some(root.join("converted")),
-        url_mirror: None,
-    };
-    Studio::new(paths, weights)
-}
-
-fn mono(path: &Path) -> Vec<f32> {
-    decode_audio(path, RATE, 1, &mut |_| {}, &CancelToken::new())
-        .unwrap()
-        .samples
-}
-
-/// The largest normalised correlation of `a` and `b` over lags of up to ±`MAX_LAG` samples.
-fn similarity(a: &[f32], b: &[f32]) -> f64 {
-    let n = a.len().min(b.len());
-    let energy = |x: &[f32]| x.iter().map(|&v| f64::from(v).powi(2)).sum::<f64>();
-    let norm = (energy(&a[..n]) * energy(&b[..n])).sqrt();
-    if norm == 0.0 {
-        return 0.0;
-    }
-    (0..=2 * MAX_LAG)
-        .map(|k| {
-            let lag = k as isize - MAX_LAG as isize;
-            (0..n)
-                .filter_map(|i| {
-                    let j = i as isize + lag;
-                    (0..n as isize)
-                        .contains(&j)
-                        .then(|| f64::from(a[i]) * f64::from(b[j as usize]))
-                })
-                .sum::<f64>()
-                .abs()
-                / norm
-        })
-        .fold(0.0, f64::max)
-}
-
-fn export(studio: &Studio, id: JobId, candidate: usize, dest: &Path) -> Vec<f32> {
-    studio
-        .export(
-            &ExportRequest {
-                job: id,
-                candidate,
-                dest,
-                overwrite: true,
-            },
-            &mut |_| {},
-            &CancelToken::new(),
-        )
-        .unwrap();
-    mono(dest)
-}
+use bgm_studio::pipeline::{mix::OriginalAudio, JobFiles};
+use common::fixture;
+use common::sound::{export, mono, similarity, studio, RATE};
 
 #[test]
 fn each_original_sound_mode_exports_the_chosen_music_and_the_right_original() {

@@ -7,7 +7,7 @@
 //! Other devices, dtypes, dilations and groups use candle's `conv2d`.
 
 use candle_core::{CpuStorage, CustomOp3, DType, Layout, Module, Result, Shape, Tensor};
-use candle_nn::{Conv2dConfig, VarBuilder};
+use candle_nn::{Conv1dConfig, Conv2dConfig, VarBuilder};
 use rayon::prelude::*;
 
 use super::contiguous_f32;
@@ -57,8 +57,9 @@ impl Module for Conv2d {
             && c.groups == 1;
         if fused {
             let op = ColumnConv {
-                stride: c.stride,
-                padding: c.padding,
+                stride: (c.stride, c.stride),
+                padding: (c.padding, c.padding),
+                dilation_w: 1,
             };
             x.contiguous()?
                 .apply_op3_no_bwd(&self.weight.contiguous()?, &self.bias, &op)
@@ -69,9 +70,117 @@ impl Module for Conv2d {
     }
 }
 
-struct ColumnConv {
+/// A 1-D convolution on `[N, C, L]` with PyTorch's weight `[c_out, c_in, k]`, run on the CPU
+/// by the same column kernel as a `1 × k` 2-D one (candle 0.11's CPU `conv1d` copies and
+/// unfolds in scalar loops). Other devices and dtypes, and groups, use candle's.
+#[derive(Clone, Debug)]
+pub struct Conv1d {
+    weight: Tensor,
+    bias: Tensor,
+    config: Conv1dConfig,
+}
+
+impl Conv1d {
+    pub fn new(weight: Tensor, bias: Tensor, config: Conv1dConfig) -> Self {
+        Self {
+            weight,
+            bias,
+            config,
+        }
+    }
+}
+
+/// As `candle_nn::conv1d`: `weight` and `bias` under `vb`.
+pub fn conv1d(
+    in_channels: usize,
+    out_channels: usize,
+    kernel: usize,
+    config: Conv1dConfig,
+    vb: VarBuilder,
+) -> Result<Conv1d> {
+    let weight = vb.get((out_channels, in_channels, kernel), "weight")?;
+    Ok(Conv1d::new(weight, vb.get(out_channels, "bias")?, config))
+}
+
+impl Module for Conv1d {
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let c = &self.config;
+        let fused = x.device().is_cpu()
+            && x.dtype() == DType::F32
+            && self.weight.dtype() == DType::F32
+            && c.groups == 1;
+        if fused {
+            let op = ColumnConv {
+                stride: (1, c.stride),
+                padding: (0, c.padding),
+                dilation_w: c.dilation,
+            };
+            x.unsqueeze(2)?
+                .contiguous()?
+                .apply_op3_no_bwd(&self.weight.unsqueeze(2)?.contiguous()?, &self.bias, &op)?
+                .squeeze(2)
+        } else {
+            let out = x.conv1d(&self.weight, c.padding, c.stride, c.dilation, c.groups)?;
+            out.broadcast_add(&self.bias.reshape((1, (), 1))?)
+        }
+    }
+}
+
+/// A `k × 1` convolution striding and padding along the height only (HTDemucs's frequency
+/// layers: kernel `(8, 1)`, stride `(4, 1)`), weight `[c_out, c_in, k, 1]`. candle's `conv2d`
+/// takes one stride for both axes, so other devices convolve each column as a 1-D signal.
+#[derive(Clone, Debug)]
+pub struct TallConv {
+    weight: Tensor,
+    bias: Tensor,
     stride: usize,
     padding: usize,
+}
+
+impl TallConv {
+    pub fn new(weight: Tensor, bias: Tensor, stride: usize, padding: usize) -> Self {
+        Self {
+            weight,
+            bias,
+            stride,
+            padding,
+        }
+    }
+}
+
+impl Module for TallConv {
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        if x.device().is_cpu() && x.dtype() == DType::F32 && self.weight.dtype() == DType::F32 {
+            let op = ColumnConv {
+                stride: (self.stride, 1),
+                padding: (self.padding, 0),
+                dilation_w: 1,
+            };
+            return x
+                .contiguous()?
+                .apply_op3_no_bwd(&self.weight.contiguous()?, &self.bias, &op);
+        }
+        let (b, c, h, w) = x.dims4()?;
+        let columns = x
+            .permute((0, 3, 1, 2))?
+            .contiguous()?
+            .reshape((b * w, c, h))?;
+        let y = columns
+            .conv1d(&self.weight.squeeze(3)?, self.padding, self.stride, 1, 1)?
+            .broadcast_add(&self.bias.reshape((1, (), 1))?)?;
+        let (_, c_out, h_out) = y.dims3()?;
+        y.reshape((b, w, c_out, h_out))?
+            .permute((0, 2, 3, 1))?
+            .contiguous()
+    }
+}
+
+/// Strides and paddings per axis (height, width); dilation along the width only, which is
+/// what 1-D convolutions laid out as `1 × k` 2-D ones need.
+struct ColumnConv {
+    stride: (usize, usize),
+    padding: (usize, usize),
+    dilation_w: usize,
 }
 
 /// The sizes of one call.
@@ -84,8 +193,11 @@ struct Geometry {
     c_out: usize,
     kh: usize,
     kw: usize,
-    stride: usize,
-    padding: usize,
+    stride_h: usize,
+    stride_w: usize,
+    pad_h: usize,
+    pad_w: usize,
+    dilation_w: usize,
     out_h: usize,
     out_w: usize,
 }
@@ -102,8 +214,15 @@ impl Geometry {
                 b.shape()
             );
         }
-        let (padded_h, padded_w) = (height + 2 * op.padding, width + 2 * op.padding);
-        if op.stride == 0 || padded_h < kh || padded_w < kw {
+        let ((stride_h, stride_w), (pad_h, pad_w)) = (op.stride, op.padding);
+        let (padded_h, padded_w) = (height + 2 * pad_h, width + 2 * pad_w);
+        let span_w = op.dilation_w * (kw.max(1) - 1) + 1;
+        if stride_h == 0
+            || stride_w == 0
+            || op.dilation_w == 0
+            || padded_h < kh
+            || padded_w < span_w
+        {
             candle_core::bail!("conv2d: a {kh}x{kw} kernel does not fit {height}x{width}");
         }
         Ok(Self {
@@ -114,10 +233,13 @@ impl Geometry {
             c_out,
             kh,
             kw,
-            stride: op.stride,
-            padding: op.padding,
-            out_h: (padded_h - kh) / op.stride + 1,
-            out_w: (padded_w - kw) / op.stride + 1,
+            stride_h,
+            stride_w,
+            pad_h,
+            pad_w,
+            dilation_w: op.dilation_w,
+            out_h: (padded_h - kh) / stride_h + 1,
+            out_w: (padded_w - span_w) / stride_w + 1,
         })
     }
 
@@ -131,8 +253,8 @@ impl Geometry {
     fn suits_winograd(&self) -> bool {
         self.kh == 3
             && self.kw == 3
-            && self.stride == 1
-            && self.padding == 1
+            && (self.stride_h, self.stride_w, self.dilation_w) == (1, 1, 1)
+            && (self.pad_h, self.pad_w) == (1, 1)
             && self.c_in >= WINOGRAD_MIN_CHANNELS
             && self.c_out >= WINOGRAD_MIN_CHANNELS
             && self.batch * self.height * self.width >= WINOGRAD_MIN_PIXELS
@@ -140,7 +262,10 @@ impl Geometry {
 
     /// A 1×1 kernel with stride 1 and no padding: the input planes are the columns.
     fn is_pointwise(&self) -> bool {
-        self.kh == 1 && self.kw == 1 && self.stride == 1 && self.padding == 0
+        self.kh == 1
+            && self.kw == 1
+            && (self.stride_h, self.stride_w) == (1, 1)
+            && (self.pad_h, self.pad_w) == (0, 0)
     }
 }
 
@@ -258,7 +383,7 @@ fn fill_columns(input: &[f32], columns: &mut [f32], first_row: usize, rows: usiz
             let (ky, kx) = (tap / g.kw, tap % g.kw);
             let plane = &input[channel * g.height * g.width..][..g.height * g.width];
             for (out_y, dst) in column.chunks_mut(g.out_w).enumerate() {
-                let in_y = ((first_row + out_y) * g.stride + ky) as isize - g.padding as isize;
+                let in_y = ((first_row + out_y) * g.stride_h + ky) as isize - g.pad_h as isize;
                 if in_y < 0 || in_y >= g.height as isize {
                     dst.fill(0.0);
                     continue;
@@ -271,9 +396,9 @@ fn fill_columns(input: &[f32], columns: &mut [f32], first_row: usize, rows: usiz
 
 /// One output row's inputs through kernel column `kx`.
 fn copy_tap(src: &[f32], dst: &mut [f32], kx: usize, g: &Geometry) {
-    // Output x reads input x·stride + kx − padding.
-    let offset = kx as isize - g.padding as isize;
-    if g.stride == 1 {
+    // Output x reads input x·stride + kx·dilation − padding.
+    let offset = (kx * g.dilation_w) as isize - g.pad_w as isize;
+    if g.stride_w == 1 {
         // A shifted copy with zeros where it falls outside the row.
         let first = (-offset).clamp(0, dst.len() as isize) as usize;
         let last = (g.width as isize - offset).clamp(first as isize, dst.len() as isize) as usize;
@@ -283,7 +408,7 @@ fn copy_tap(src: &[f32], dst: &mut [f32], kx: usize, g: &Geometry) {
         dst[last..].fill(0.0);
     } else {
         for (out_x, d) in dst.iter_mut().enumerate() {
-            let in_x = (out_x * g.stride) as isize + offset;
+            let in_x = (out_x * g.stride_w) as isize + offset;
             *d = if in_x >= 0 && in_x < g.width as isize {
                 src[in_x as usize]
             } else {
@@ -345,6 +470,81 @@ mod tests {
     fn tiles_large_inputs_by_rows() {
         // 64 × 9 column rows × 40 pixels a row: more than one tile of TILE_FLOATS.
         check((1, 64, 8), (1000, 40), (3, 1, 1));
+    }
+
+    /// (batch, c_in, c_out), length, (kernel, stride, padding, dilation).
+    fn check_1d(
+        channels: (usize, usize, usize),
+        length: usize,
+        kernel: (usize, usize, usize, usize),
+    ) {
+        let ((batch, c_in, c_out), (k, stride, padding, dilation)) = (channels, kernel);
+        let dev = Device::Cpu;
+        let x = Tensor::randn(0f32, 1.0, (batch, c_in, length), &dev).unwrap();
+        let config = Conv1dConfig {
+            stride,
+            padding,
+            dilation,
+            ..Default::default()
+        };
+        let conv = Conv1d::new(
+            Tensor::randn(0f32, 1.0, (c_out, c_in, k), &dev).unwrap(),
+            Tensor::randn(0f32, 1.0, c_out, &dev).unwrap(),
+            config,
+        );
+        let ours = conv.forward(&x).unwrap();
+        let candle = x
+            .conv1d(&conv.weight, padding, stride, dilation, 1)
+            .unwrap()
+            .broadcast_add(&conv.bias.reshape((1, (), 1)).unwrap())
+            .unwrap();
+        assert_eq!(ours.dims(), candle.dims());
+        let err = max_abs_diff(&ours, &candle);
+        assert!(
+            err < 1e-4,
+            "b{batch} {c_in}->{c_out} L{length} k{k} s{stride} p{padding} d{dilation}: {err}"
+        );
+    }
+
+    #[test]
+    fn one_dimensional_convolutions_match_candle() {
+        check_1d((3, 8, 2), 50, (3, 1, 1, 1)); // Demucs's DConv, dilation 1
+        check_1d((3, 8, 2), 50, (3, 1, 2, 2)); // and 2
+        check_1d((1, 4, 16), 101, (8, 4, 2, 1)); // its time-branch encoder: kernel 8, stride 4
+        check_1d((2, 6, 12), 33, (1, 1, 0, 1)); // 1x1 projections
+        check_1d((1, 5, 5), 9, (3, 1, 1, 1)); // rewrite convs with context 1
+    }
+
+    #[test]
+    fn tall_convolutions_stride_the_height_only() {
+        let dev = Device::Cpu;
+        let x = Tensor::randn(0f32, 1.0, (2, 4, 64, 5), &dev).unwrap();
+        let conv = TallConv::new(
+            Tensor::randn(0f32, 1.0, (6, 4, 8, 1), &dev).unwrap(),
+            Tensor::randn(0f32, 1.0, 6, &dev).unwrap(),
+            4,
+            2,
+        );
+        let ours = conv.forward(&x).unwrap();
+        // Each column as a 1-D signal, through candle.
+        let columns = x
+            .permute((0, 3, 1, 2))
+            .unwrap()
+            .contiguous()
+            .unwrap()
+            .reshape((10, 4, 64))
+            .unwrap();
+        let reference = columns
+            .conv1d(&conv.weight.squeeze(3).unwrap(), 2, 4, 1, 1)
+            .unwrap()
+            .broadcast_add(&conv.bias.reshape((1, (), 1)).unwrap())
+            .unwrap()
+            .reshape((2, 5, 6, 16))
+            .unwrap()
+            .permute((0, 2, 3, 1))
+            .unwrap();
+        assert_eq!(ours.dims(), [2, 6, 16, 5]);
+        assert!(max_abs_diff(&ours, &reference) < 1e-4);
     }
 
     #[test]

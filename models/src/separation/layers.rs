@@ -3,9 +3,9 @@
 //! and the time branch (`[B, C, T]`). Weight names are the reference's.
 
 use candle_core::{Module, Result, Tensor, D};
-use candle_nn::{Conv1d, Conv1dConfig, Conv2dConfig, VarBuilder};
+use candle_nn::{Conv1dConfig, Conv2dConfig, VarBuilder};
 
-use crate::kernels::conv::{conv2d, Conv2d};
+use crate::kernels::conv::{conv1d, conv2d, Conv1d, Conv2d, TallConv};
 use crate::kernels::group_norm::{group_norm, GroupNorm};
 
 /// Which axis a layer convolves.
@@ -60,16 +60,21 @@ fn batch_as_bins(y: &Tensor, bins: usize) -> Result<Tensor> {
         .contiguous()
 }
 
-/// A `(k, 1)` Conv2d stored as PyTorch saves it, run as a Conv1d along frequency.
+/// A `(k, 1)` Conv2d with stride `(s, 1)`, as PyTorch saves it.
 fn frequency_conv(
     in_c: usize,
     out_c: usize,
     kernel: usize,
     config: Conv1dConfig,
     vb: VarBuilder,
-) -> Result<Conv1d> {
-    let weight = vb.get((out_c, in_c, kernel, 1), "weight")?.squeeze(3)?;
-    Ok(Conv1d::new(weight, Some(vb.get(out_c, "bias")?), config))
+) -> Result<TallConv> {
+    let weight = vb.get((out_c, in_c, kernel, 1), "weight")?;
+    Ok(TallConv::new(
+        weight,
+        vb.get(out_c, "bias")?,
+        config.stride,
+        config.padding,
+    ))
 }
 
 /// One layer of the residual branch: dilated conv → norm → GELU → 1×1 conv → norm → GLU → scale.
@@ -99,15 +104,9 @@ impl DConv {
                     ..Default::default()
                 };
                 Ok(DConvLayer {
-                    dilated: candle_nn::conv1d(channels, hidden, 3, config, vb.pp("0"))?,
+                    dilated: conv1d(channels, hidden, 3, config, vb.pp("0"))?,
                     norm1: group_norm(1, hidden, 1e-5, vb.pp("1"))?,
-                    project: candle_nn::conv1d(
-                        hidden,
-                        2 * channels,
-                        1,
-                        Default::default(),
-                        vb.pp("3"),
-                    )?,
+                    project: conv1d(hidden, 2 * channels, 1, Default::default(), vb.pp("3"))?,
                     norm2: group_norm(1, 2 * channels, 1e-5, vb.pp("4"))?,
                     scale: vb.pp("6").get(channels, "scale")?.reshape((channels, 1))?,
                 })
@@ -149,7 +148,7 @@ pub struct LayerShape {
 
 /// The main convolution of an encoder layer.
 enum EncoderConv {
-    Frequency(Conv1d),
+    Frequency(TallConv),
     Time(Conv1d),
 }
 
@@ -199,7 +198,7 @@ impl EncoderLayer {
                 config,
                 vb.pp("conv"),
             )?),
-            Branch::Time => EncoderConv::Time(candle_nn::conv1d(
+            Branch::Time => EncoderConv::Time(conv1d(
                 in_channels,
                 out_channels,
                 kernel,
@@ -221,10 +220,7 @@ impl EncoderLayer {
 
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
         let y = match &self.conv {
-            EncoderConv::Frequency(conv) => {
-                let (frames, count) = frames_as_batch(x)?;
-                batch_as_frames(&conv.forward(&frames)?, count)?
-            }
+            EncoderConv::Frequency(conv) => conv.forward(x)?,
             EncoderConv::Time(conv) => {
                 let length = x.dim(D::Minus1)?;
                 let x = match length % self.stride {
@@ -265,13 +261,7 @@ fn load_rewrite(
                 padding: context,
                 ..Default::default()
             };
-            Rewrite::Time(candle_nn::conv1d(
-                channels,
-                2 * channels,
-                kernel,
-                config,
-                vb,
-            )?)
+            Rewrite::Time(conv1d(channels, 2 * channels, kernel, config, vb)?)
         }
     })
 }

@@ -1,6 +1,8 @@
 //! Helpers shared by the media tests.
 #![allow(dead_code)]
 
+pub mod sound;
+
 use std::path::{Path, PathBuf};
 
 pub fn fixture(name: &str) -> PathBuf {
