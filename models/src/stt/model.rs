@@ -5,10 +5,11 @@
 //! the model's dtype so f16 works on CUDA/Metal.
 
 use candle_core::{DType, Device, IndexOp, Module, Tensor, D};
-use candle_nn::{Conv1d, Conv1dConfig, Embedding, LayerNorm, Linear, VarBuilder};
+use candle_nn::{Conv1dConfig, Embedding, LayerNorm, Linear, VarBuilder};
 
 use super::config::WhisperConfig;
 use crate::kernels::attention::scaled_dot_product_attention;
+use crate::kernels::conv::{conv1d, Conv1d};
 
 type Result<T> = candle_core::Result<T>;
 
@@ -145,8 +146,10 @@ impl Encoder {
             stride,
             ..Default::default()
         };
-        let conv1 = candle_nn::conv1d(cfg.num_mel_bins, d, 3, conv(1), vb.pp("conv1"))?;
-        let conv2 = candle_nn::conv1d(d, d, 3, conv(2), vb.pp("conv2"))?;
+        // The column kernel on the CPU (candle's conv1d unfolds in scalar loops), candle's
+        // elsewhere.
+        let conv1 = conv1d(cfg.num_mel_bins, d, 3, conv(1), vb.pp("conv1"))?;
+        let conv2 = conv1d(d, d, 3, conv(2), vb.pp("conv2"))?;
         // The table is fixed sinusoids; converted checkpoints may leave it out.
         let positions = match vb.get((cfg.max_source_positions, d), "embed_positions.weight") {
             Ok(t) => t,
