@@ -12,8 +12,8 @@ use bgm_models::weights::{
     DownloadStage, DownloadUpdate, ModelEntry, ModelKind, ModelSource, ModelState, RequiredFile,
     ResolvedModel, WeightsConfig, WeightsError,
 };
-use candle_core::{DType, Device, Tensor};
-use weights_hub::{sha256_hex, FakeHub, COMMIT};
+use candle_core::{DType, Device};
+use weights_hub::{sha256_hex, tensor_values, FakeHub, COMMIT};
 
 const REPO: &str = "tiny-org/tiny-model";
 const TINY_BIN: &str = "tests/fixtures/weights/tiny_pytorch_model.bin";
@@ -472,17 +472,6 @@ fn a_file_the_hub_does_not_have_is_reported() {
         message.contains("nope.json") && message.contains("404"),
         "{message}"
     );
-}
-
-fn tensor_values(t: &Tensor) -> (DType, Vec<usize>, Vec<f32>) {
-    let values = t
-        .to_dtype(DType::F32)
-        .unwrap()
-        .flatten_all()
-        .unwrap()
-        .to_vec1::<f32>()
-        .unwrap();
-    (t.dtype(), t.dims().to_vec(), values)
 }
 
 #[test]

@@ -14,8 +14,8 @@ use bgm_models::weights::{
     model_path, model_status, DownloadStage, DownloadUpdate, ModelEntry, ModelKind, ModelSource,
     ModelState, RequiredFile, ResolvedModel, WeightsConfig, WeightsError,
 };
-use candle_core::{DType, Device, Tensor};
-use weights_hub::{sha256_hex, FakeHub};
+use candle_core::{DType, Device};
+use weights_hub::{sha256_hex, tensor_values, FakeHub};
 
 const CHECKPOINT: &str = "tests/fixtures/separation/tiny/htdemucs.th";
 const NAME: &str = "tiny-demucs";
@@ -495,17 +495,6 @@ fn the_mirror_serves_url_files_under_their_own_paths() {
         "{:?}",
         files_under(&folder)
     );
-}
-
-fn tensor_values(t: &Tensor) -> (DType, Vec<usize>, Vec<f32>) {
-    let values = t
-        .to_dtype(DType::F32)
-        .unwrap()
-        .flatten_all()
-        .unwrap()
-        .to_vec1::<f32>()
-        .unwrap();
-    (t.dtype(), t.dims().to_vec(), values)
 }
 
 #[test]

@@ -22,6 +22,7 @@ use std::net::{TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use candle_core::{DType, Tensor};
 use sha2::{Digest, Sha256};
 
 pub const COMMIT: &str = "0123456789abcdef0123456789abcdef01234567";
@@ -410,4 +411,16 @@ fn write_head(
     }
     head.push_str("\r\n");
     out.write_all(head.as_bytes())
+}
+
+/// A tensor's dtype, shape and values (as f32), for comparing a conversion with its source.
+pub fn tensor_values(t: &Tensor) -> (DType, Vec<usize>, Vec<f32>) {
+    let values = t
+        .to_dtype(DType::F32)
+        .unwrap()
+        .flatten_all()
+        .unwrap()
+        .to_vec1::<f32>()
+        .unwrap();
+    (t.dtype(), t.dims().to_vec(), values)
 }
