@@ -129,7 +129,7 @@ class Writer:
 
 
 def separate(model, mix):
-    """demucs.separate's Separator.separate_tensor without shifts: normalise by the mono mix, apply
+    """As demucs.separate's main() without shifts: normalise by the mono mix, apply
     the model in overlapping segments, undo the normalisation."""
     ref = mix.mean(0)
     mean, std = ref.mean(), ref.std()
