@@ -3,7 +3,9 @@
 
 pub mod attention;
 pub mod conv;
+pub mod gelu;
 pub mod group_norm;
+pub mod linear;
 pub mod softmax;
 mod winograd;
 

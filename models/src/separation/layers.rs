@@ -6,6 +6,7 @@ use candle_core::{Module, Result, Tensor, D};
 use candle_nn::{Conv1dConfig, Conv2dConfig, VarBuilder};
 
 use crate::kernels::conv::{conv1d, conv2d, Conv1d, Conv2d, TallConv};
+use crate::kernels::gelu::gelu_erf;
 use crate::kernels::group_norm::{group_norm, GroupNorm};
 
 /// Which axis a layer convolves.
@@ -118,10 +119,7 @@ impl DConv {
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
         let mut x = x.clone();
         for layer in &self.layers {
-            let y = layer
-                .norm1
-                .forward(&layer.dilated.forward(&x)?)?
-                .gelu_erf()?;
+            let y = gelu_erf(&layer.norm1.forward(&layer.dilated.forward(&x)?)?)?;
             let y = glu(&layer.norm2.forward(&layer.project.forward(&y)?)?)?;
             x = (x + y.broadcast_mul(&layer.scale)?)?;
         }
@@ -230,7 +228,7 @@ impl EncoderLayer {
                 conv.forward(&x)?
             }
         };
-        let mut y = y.gelu_erf()?;
+        let mut y = gelu_erf(&y)?;
         if let Some(dconv) = &self.dconv {
             y = match self.conv {
                 EncoderConv::Frequency(_) => dconv.forward_bins(&y)?,
@@ -335,7 +333,7 @@ impl DecoderLayer {
         if self.last {
             Ok(z)
         } else {
-            z.gelu_erf()
+            gelu_erf(&z)
         }
     }
 }

@@ -7,6 +7,7 @@ use candle_core::{Device, Module, Result, Tensor};
 use candle_nn::{layer_norm, linear, LayerNorm, LayerNormConfig, Linear, VarBuilder};
 
 use crate::kernels::attention::scaled_dot_product_attention;
+use crate::kernels::gelu::gelu_erf;
 
 /// `nn.MultiheadAttention` with its packed input projection (`in_proj_weight`).
 struct MultiheadAttention {
@@ -97,7 +98,7 @@ impl FeedForward {
     }
 
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        self.linear2.forward(&self.linear1.forward(x)?.gelu_erf()?)
+        self.linear2.forward(&gelu_erf(&self.linear1.forward(x)?)?)
     }
 }
 

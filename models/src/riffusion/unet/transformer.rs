@@ -2,11 +2,12 @@
 //! blocks (self-attention, cross-attention over the prompt, a GEGLU feed-forward), a projection
 //! out, and the residual. Attention goes through the fused CPU kernel.
 
-use candle_core::{Module, Result, Tensor, D};
+use candle_core::{Module, Result, Tensor};
 use candle_nn::{LayerNorm, Linear, VarBuilder};
 
 use crate::kernels::attention::scaled_dot_product_attention;
 use crate::kernels::conv::{conv2d, Conv2d};
+use crate::kernels::gelu::geglu;
 use crate::kernels::group_norm::{group_norm, GroupNorm};
 
 const LAYER_NORM_EPS: f64 = 1e-5;
@@ -69,9 +70,7 @@ impl FeedForward {
     }
 
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let both = self.project_in.forward(x)?;
-        let halves = both.chunk(2, D::Minus1)?;
-        let gated = (&halves[0] * halves[1].gelu_erf()?)?;
+        let gated = geglu(&self.project_in.forward(x)?)?;
         self.project_out.forward(&gated)
     }
 }
