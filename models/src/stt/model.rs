@@ -5,11 +5,12 @@
 //! the model's dtype so f16 works on CUDA/Metal.
 
 use candle_core::{DType, Device, IndexOp, Module, Tensor, D};
-use candle_nn::{Conv1dConfig, Embedding, LayerNorm, Linear, VarBuilder};
+use candle_nn::{Conv1dConfig, Embedding, LayerNorm, VarBuilder};
 
 use super::config::WhisperConfig;
 use crate::kernels::attention::scaled_dot_product_attention;
 use crate::kernels::conv::{conv1d, Conv1d};
+use crate::kernels::linear::{linear, linear_no_bias, matmul_transposed, Linear};
 
 type Result<T> = candle_core::Result<T>;
 
@@ -21,7 +22,7 @@ fn layer_norm(size: usize, vb: VarBuilder) -> Result<LayerNorm> {
 
 /// Whisper's "gelu" is the exact (erf) form.
 fn gelu(x: &Tensor) -> Result<Tensor> {
-    x.gelu_erf()
+    crate::kernels::gelu::gelu_erf(x)
 }
 
 struct Attention {
@@ -36,10 +37,10 @@ struct Attention {
 impl Attention {
     fn load(d_model: usize, heads: usize, vb: VarBuilder) -> Result<Self> {
         Ok(Self {
-            q: candle_nn::linear(d_model, d_model, vb.pp("q_proj"))?,
-            k: candle_nn::linear_no_bias(d_model, d_model, vb.pp("k_proj"))?,
-            v: candle_nn::linear(d_model, d_model, vb.pp("v_proj"))?,
-            out: candle_nn::linear(d_model, d_model, vb.pp("out_proj"))?,
+            q: linear(d_model, d_model, vb.pp("q_proj"))?,
+            k: linear_no_bias(d_model, d_model, vb.pp("k_proj"))?,
+            v: linear(d_model, d_model, vb.pp("v_proj"))?,
+            out: linear(d_model, d_model, vb.pp("out_proj"))?,
             heads,
             head_dim: d_model / heads,
         })
@@ -94,8 +95,8 @@ struct FeedForward {
 impl FeedForward {
     fn load(d_model: usize, hidden: usize, vb: &VarBuilder) -> Result<Self> {
         Ok(Self {
-            fc1: candle_nn::linear(d_model, hidden, vb.pp("fc1"))?,
-            fc2: candle_nn::linear(hidden, d_model, vb.pp("fc2"))?,
+            fc1: linear(d_model, hidden, vb.pp("fc1"))?,
+            fc2: linear(hidden, d_model, vb.pp("fc2"))?,
         })
     }
 
@@ -390,9 +391,7 @@ impl WhisperModel {
 
     /// Vocabulary logits (f32) of hidden states `[rows, d]`: the tied output projection.
     pub fn logits(&self, hidden: &Tensor) -> Result<Tensor> {
-        hidden
-            .matmul(&self.decoder.tokens.embeddings().t()?)?
-            .to_dtype(DType::F32)
+        matmul_transposed(hidden, self.decoder.tokens.embeddings())?.to_dtype(DType::F32)
     }
 
     /// Logits of the last position of `decode`'s output.
