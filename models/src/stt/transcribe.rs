@@ -117,6 +117,9 @@ impl Whisper {
         let total_frames = pcm.len() / HOP_LENGTH;
         let duration = pcm.len() as f64 / SAMPLE_RATE as f64;
         progress.report(0.0);
+        // The first window's encoding, when language detection needed it: the loop reuses it
+        // rather than running the encoder on the same audio again.
+        let mut first_window_audio = None;
         let language = match (&options.language, self.tokenizer.is_multilingual()) {
             (Some(code), true) => {
                 self.tokenizer.language_id(code)?;
@@ -125,10 +128,13 @@ impl Whisper {
             (None, true) if total_frames > 0 => {
                 let (mel, _) = self.mel_window(pcm, 0)?;
                 let audio = self.model.encode(&mel)?;
-                self.detect_language(&audio)?
+                let language = self
+                    .detect_language(&audio)?
                     .first()
                     .map(|(code, _)| code.clone())
-                    .unwrap_or_else(|| "en".into())
+                    .unwrap_or_else(|| "en".into());
+                first_window_audio = Some(audio);
+                language
             }
             _ => "en".into(),
         };
@@ -147,7 +153,10 @@ impl Whisper {
             }
             let (mel, content_frames) = self.mel_window(pcm, seek)?;
             let content_frames = content_frames.min(total_frames - seek);
-            let audio = self.model.encode(&mel)?;
+            let audio = match first_window_audio.take() {
+                Some(audio) if seek == 0 => audio,
+                _ => self.model.encode(&mel)?,
+            };
             let previous = &all_tokens[prompt_reset_since..];
             let prompt = self.window_prompt(previous, &sot_sequence);
             let sot_index = prompt.len() - sot_sequence.len();
