@@ -6,7 +6,9 @@
 //! keep it outside the repository); point `BGM_SD15_RANDOM` at DIR (default
 //! /work/bench/sd15-random). The reference side needs a Python with torch, transformers and
 //! diffusers: `$BGM_PARITY_PYTHON`, else /work/venv-parity/bin/python; without one only our
-//! times are printed. `BGM_BENCH_ONLY=clip,unet_batch2,unet_batch8,vae_decode` picks parts.
+//! times are printed. `BGM_BENCH_ONLY=clip,unet_batch2,unet_batch8,vae_decode,generate` picks
+//! parts. `generate` is ours alone, run last and once: the app's four candidates at 512², two
+//! DPM-Solver++ steps, with the process's peak memory during it (the figure issue 18 asked for).
 //! The UNet and VAE parts also hand their inputs and outputs to the reference, which runs the
 //! same inputs and reports the largest difference: the fast CPU kernels (Winograd
 //! convolutions among them) checked at full size, where the tiny parity models do not reach.
@@ -15,13 +17,16 @@
 #[path = "bench_common/mod.rs"]
 mod bench_common;
 
-use bench_common::{peak_rss_mib, reference_values};
+use bench_common::{peak_rss_mib, reference_values, reset_peak_rss};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use bgm_models::device::ComputeDevice;
-use bgm_models::riffusion::{NoiseRng, RiffusionModel};
+use bgm_models::riffusion::{
+    generate, CandidateRequest, GenerateOptions, NoiseRng, RiffusionModel,
+};
+use bgm_models::task::{no_progress, CancelToken};
 use bgm_models::weights::WeightsConfig;
 use candle_core::Tensor;
 
@@ -56,6 +61,34 @@ fn reference(folder: &Path, only: &[String], compare: &Path) -> HashMap<String, 
     reference_values("riffusion/bench_diffusers.py", &args)
 }
 
+/// The app's four candidates in one generate call: its time and the process's peak memory
+/// during it (the weights, the batch of eight UNet rows with guidance, four VAE decodes).
+fn four_candidates(model: &RiffusionModel) -> (f64, Option<f64>) {
+    reset_peak_rss();
+    let candidates: Vec<CandidateRequest> =
+        ["calm piano", "tense strings", "happy ukulele", "sad cello"]
+            .iter()
+            .zip(0u64..)
+            .map(|(prompt, seed)| CandidateRequest::new(*prompt, seed))
+            .collect();
+    let options = GenerateOptions {
+        steps: 2,
+        ..GenerateOptions::default()
+    };
+    let start = Instant::now();
+    let generated = generate(
+        model,
+        &candidates,
+        &options,
+        None,
+        &mut no_progress(),
+        &CancelToken::new(),
+    )
+    .expect("generating four candidates");
+    assert_eq!(generated.images.len(), 4);
+    (start.elapsed().as_secs_f64(), peak_rss_mib())
+}
+
 fn main() {
     // As the app does (bgm_studio::cli::main).
     bgm_models::heap::reuse_large_allocations();
@@ -73,7 +106,11 @@ fn main() {
     let all = ["clip", "unet_batch2", "unet_batch8", "vae_decode"];
     let only: Vec<String> = match std::env::var("BGM_BENCH_ONLY") {
         Ok(v) => v.split(',').map(str::to_string).collect(),
-        Err(_) => all.iter().map(|s| s.to_string()).collect(),
+        Err(_) => all
+            .iter()
+            .chain(&["generate"])
+            .map(|s| s.to_string())
+            .collect(),
     };
     let device = ComputeDevice::cpu();
     let scratch = tempfile::tempdir().unwrap();
@@ -137,6 +174,10 @@ fn main() {
         save(&compare, "vae_decode.out", &images.unwrap());
     }
     let peak = peak_rss_mib();
+    let generate_part = only
+        .iter()
+        .any(|o| o == "generate")
+        .then(|| four_candidates(&model));
     drop(model);
     let theirs = reference(&folder, &only, &compare);
     println!(
@@ -162,6 +203,10 @@ fn main() {
     }
     if let Some(peak) = peak {
         println!("peak memory (ours, whole process): {peak:.0} MiB");
+    }
+    if let Some((seconds, peak)) = generate_part {
+        let peak = peak.map_or("-".into(), |p| format!("{p:.0} MiB"));
+        println!("4-candidate generate, 2 steps (ours): {seconds:.1} s, peak memory {peak}");
     }
     if let Some(p) = theirs.get("peak_rss_mib") {
         println!("peak memory (diffusers process): {p:.0} MiB");

@@ -15,6 +15,12 @@ pub fn peak_rss_mib() -> Option<f64> {
     Some(kib / 1024.0)
 }
 
+/// Starts a new peak: the kernel sets VmHWM back to the current resident size (Linux 4.0+).
+pub fn reset_peak_rss() {
+    // Where /proc cannot be written, the figure stays the peak of the whole process so far.
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
 /// Runs the reference script `tools/parity/<script>` with `args` and returns the `key=value`
 /// lines it prints. Without a Python, or when it fails (which it says on stderr), nothing.
 pub fn reference_values(script: &str, args: &[OsString]) -> HashMap<String, f64> {
