@@ -4,10 +4,10 @@
 //! /work/bench/whisper-base-random, or `$BGM_WHISPER_BENCH_DIR`).
 //!
 //! - encoder forward of one 30 s window `[1, 80, 3000]`;
-//! - 50 decoder steps with the KV cache: the 3-token prompt (SOT, en, transcribe) with the
-//!   cross-attention keys/values computed there, then 49 steps of one token each
+//! - 100 decoder steps with the KV cache: the 3-token prompt (SOT, en, transcribe) with the
+//!   cross-attention keys/values computed there, then 99 steps of one token each
 //!   (ids 220 + i, fixed, so the work does not depend on the weights);
-//! - the same 50 steps without a cache (the whole prefix recomputed each step, as candle's
+//! - the same 100 steps without a cache (the whole prefix recomputed each step, as candle's
 //!   own Whisper does), to measure what the cache saves.
 //!
 //! Run with `cargo bench -p bgm-models --bench whisper`. The transformers side needs
@@ -26,7 +26,7 @@ use candle_core::Tensor;
 
 const RUNS: usize = 5;
 const PROMPT: [u32; 3] = [50258, 50259, 50359];
-const STEPS: usize = 50;
+const STEPS: usize = 100;
 
 fn bench_dir() -> PathBuf {
     std::env::var_os("BGM_WHISPER_BENCH_DIR")
@@ -69,7 +69,7 @@ fn transformers_seconds(dir: &Path) -> Option<(f64, f64)> {
     let json: serde_json::Value = serde_json::from_str(line).ok()?;
     Some((
         json.get("encoder_s")?.as_f64()?,
-        json.get("decoder_50_steps_s")?.as_f64()?,
+        json.get("decoder_steps_s")?.as_f64()?,
     ))
 }
 
@@ -132,15 +132,15 @@ fn main() {
 
     println!("whisper-base (random weights), CPU, medians of {RUNS}:");
     println!("  ours encoder forward:          {encoder:.3} s");
-    println!("  ours 50 decoder steps, cache:  {cached:.3} s");
+    println!("  ours {STEPS} decoder steps, cache:  {cached:.3} s");
     println!(
-        "  ours 50 decoder steps, no cache (whole prefix each step): {uncached:.3} s = {:.2}x the cached time",
+        "  ours {STEPS} decoder steps, no cache (whole prefix each step): {uncached:.3} s = {:.2}x the cached time",
         uncached / cached
     );
     match transformers_seconds(&dir) {
         Some((enc, dec)) => {
             println!("  transformers encoder forward:  {enc:.3} s");
-            println!("  transformers 50 decoder steps: {dec:.3} s");
+            println!("  transformers {STEPS} decoder steps: {dec:.3} s");
             println!(
                 "  ratio encoder (ours / transformers): {:.2}x",
                 encoder / enc

@@ -12,14 +12,14 @@
   median of --runs runs after one warm-up:
   (a) encoder_s: model.model.encoder(mel) on one [1, 80, 3000] input: a fixed random mel,
       numpy default_rng(0).uniform(-1, 1, (1, 80, 3000)) as float32;
-  (b) decoder_50_steps_s: with the encoder output of (a) computed beforehand (not timed),
+  (b) decoder_steps_s: with the encoder output of (a) computed beforehand (not timed),
       step 1 feeds decoder_input_ids [50258, 50259, 50359] (3 tokens; the cross-attention K/V of both
-      layers are computed in this step and cached), then steps 2..50 feed one token each,
-      ids 220 + i for i = 1..49 (221, 222, ..., 269), using past_key_values (self-attention KV
+      layers are computed in this step and cached), then steps 2..100 feed one token each,
+      ids 220 + i for i = 1..99 (221, 222, ..., 319), using past_key_values (self-attention KV
       cache). Each step includes the tied lm head (full-vocabulary logits, 51865), which
       transformers applies to every fed position (3 in step 1, 1 afterwards); nothing else is done
       (no argmax, no logits processors, no sampling).
-Prints one JSON line: {"encoder_s": ..., "decoder_50_steps_s": ..., "torch_threads": ..., ...}.
+Prints one JSON line: {"encoder_s": ..., "decoder_steps_s": ..., "decoder_steps": 100, "torch_threads": ..., ...}.
 """
 
 import argparse
@@ -38,7 +38,8 @@ sys.path.insert(0, HERE)
 import generation_config as gencfg  # noqa: E402
 
 PROMPT = [50258, 50259, 50359]
-STEP_TOKENS = [220 + i for i in range(1, 50)]  # 49 single-token steps
+STEPS = 100
+STEP_TOKENS = [220 + i for i in range(1, STEPS)]  # 99 single-token steps
 
 
 def export(out, wheels):
@@ -96,7 +97,7 @@ def time_it(path, runs):
     def decoder():
         past = EncoderDecoderCache(DynamicCache(), DynamicCache())
         feed = PROMPT
-        for step in range(50):
+        for step in range(STEPS):
             out = model(
                 encoder_outputs=(enc,),
                 decoder_input_ids=torch.tensor([feed]),
@@ -105,9 +106,9 @@ def time_it(path, runs):
             )
             past = out.past_key_values
             assert out.logits.shape[-1] == 51865
-            if step < 49:
+            if step < STEPS - 1:
                 feed = [STEP_TOKENS[step]]
-        assert past.get_seq_length() == 52
+        assert past.get_seq_length() == len(PROMPT) + STEPS - 1
         return out.logits
 
     def median_time(fn):
@@ -125,7 +126,8 @@ def time_it(path, runs):
         json.dumps(
             {
                 "encoder_s": round(enc_s, 5),
-                "decoder_50_steps_s": round(dec_s, 5),
+                "decoder_steps_s": round(dec_s, 5),
+                "decoder_steps": STEPS,
                 "torch_threads": torch.get_num_threads(),
                 "runs": runs,
                 "encoder_all_s": [round(t, 5) for t in enc_all],
