@@ -114,14 +114,7 @@ fn main() {
     };
     let device = ComputeDevice::cpu();
     let scratch = tempfile::tempdir().unwrap();
-    let weights = WeightsConfig {
-        models_dir: None,
-        endpoint: None,
-        cache_dir: Some(scratch.path().join("hub")),
-        offline: true,
-        conversion_dir: Some(scratch.path().join("converted")),
-        url_mirror: None,
-    };
+    let weights = WeightsConfig::offline_in(scratch.path());
     let model = RiffusionModel::from_folder(&folder, &weights, &device)
         .expect("loading the SD 1.5 components");
     let mut rng = NoiseRng::new(0);

@@ -130,17 +130,6 @@ fn median_seconds(device: &Device, runs: usize, mut f: impl FnMut()) -> f64 {
     times[times.len() / 2]
 }
 
-fn offline_weights(scratch: &Path) -> WeightsConfig {
-    WeightsConfig {
-        models_dir: None,
-        endpoint: None,
-        cache_dir: Some(scratch.join("hub")),
-        offline: true,
-        conversion_dir: Some(scratch.join("converted")),
-        url_mirror: None,
-    }
-}
-
 /// Whisper large-v3 from the folder reference.py wrote (no tokenizer: the bench feeds ids).
 fn load_whisper(dir: &Path, device: &ComputeDevice) -> (WhisperConfig, WhisperModel) {
     let started = Instant::now();
@@ -305,7 +294,7 @@ fn main() {
         let started = Instant::now();
         let model = RiffusionModel::from_folder(
             &args.dir.join("sd15"),
-            &offline_weights(&scratch),
+            &WeightsConfig::offline_in(&scratch),
             &device,
         )
         .expect("loading the SD 1.5 components");

@@ -134,11 +134,7 @@ fn loads_through_the_catalogue_from_vocab_merges_and_bin() {
 
     let weights_config = WeightsConfig {
         models_dir: Some(dir.path().join("models")),
-        endpoint: None,
-        cache_dir: Some(dir.path().join("hub")),
-        offline: true,
-        conversion_dir: Some(dir.path().join("converted")),
-        url_mirror: None,
+        ..WeightsConfig::offline_in(dir.path())
     };
     let resolved = locate(&entry, &weights_config).unwrap();
     let c = EmotionClassifier::load(&resolved, &weights_config, &ComputeDevice::cpu()).unwrap();
@@ -278,11 +274,7 @@ fn a_missing_model_says_what_to_do() {
     let dir = tempfile::tempdir().unwrap();
     let config = WeightsConfig {
         models_dir: Some(dir.path().join("models")),
-        endpoint: None,
-        cache_dir: Some(dir.path().join("hub")),
-        offline: true,
-        conversion_dir: None,
-        url_mirror: None,
+        ..WeightsConfig::offline_in(dir.path())
     };
     let err = EmotionClassifier::load_default(&config, &ComputeDevice::cpu())
         .err()

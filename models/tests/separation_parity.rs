@@ -147,11 +147,7 @@ fn the_catalogue_loader_converts_the_checkpoint_and_computes_the_same() {
     .unwrap();
     let weights = WeightsConfig {
         models_dir: Some(root.path().join("models")),
-        endpoint: None,
-        cache_dir: Some(root.path().join("hub")),
-        offline: true,
-        conversion_dir: Some(root.path().join("converted")),
-        url_mirror: None,
+        ..WeightsConfig::offline_in(root.path())
     };
     let model = load_default(&weights, &ComputeDevice::cpu()).expect("loads through the catalogue");
     assert!(

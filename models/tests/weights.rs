@@ -594,14 +594,7 @@ fn the_catalogue_names_every_stage_model() {
 #[test]
 fn status_of_an_empty_cache_is_all_missing() {
     let dir = tempfile::tempdir().unwrap();
-    let config = WeightsConfig {
-        models_dir: None,
-        endpoint: None,
-        cache_dir: Some(dir.path().join("hub")),
-        offline: true,
-        conversion_dir: None,
-        url_mirror: None,
-    };
+    let config = WeightsConfig::offline_in(dir.path());
     let all = catalogue_status(&config);
     assert_eq!(all.len(), catalogue().len());
     assert!(all

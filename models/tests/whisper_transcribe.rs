@@ -47,11 +47,7 @@ fn models_dir_with_tiny(root: &Path) -> WeightsConfig {
     }
     WeightsConfig {
         models_dir: Some(root.join("models")),
-        endpoint: None,
-        cache_dir: Some(root.join("hub")),
-        offline: true,
-        conversion_dir: Some(root.join("converted")),
-        url_mirror: None,
+        ..WeightsConfig::offline_in(root)
     }
 }
 

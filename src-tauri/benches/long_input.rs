@@ -159,11 +159,7 @@ fn main() {
     install_tiny_models(&models);
     let weights = WeightsConfig {
         models_dir: Some(models),
-        endpoint: None,
-        cache_dir: Some(root.path().join("hub")),
-        offline: true,
-        conversion_dir: Some(root.path().join("converted")),
-        url_mirror: None,
+        ..WeightsConfig::offline_in(root.path())
     };
     let mut config = PipelineConfig::new(weights, ComputeDevice::cpu());
     config.steps = Some(1);

@@ -33,11 +33,7 @@ fn tiny_models(root: &Path) -> PathBuf {
 fn config(root: &Path) -> PipelineConfig {
     let weights = WeightsConfig {
         models_dir: Some(tiny_models(root)),
-        endpoint: None,
-        cache_dir: Some(root.join("hub")),
-        offline: true,
-        conversion_dir: Some(root.join("converted")),
-        url_mirror: None,
+        ..WeightsConfig::offline_in(root)
     };
     let mut config = PipelineConfig::new(weights, ComputeDevice::cpu());
     config.steps = Some(STEPS);

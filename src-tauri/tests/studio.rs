@@ -39,11 +39,7 @@ fn weights(root: &Path) -> WeightsConfig {
     install_tiny_model(&models, "whisper-tiny", "whisper/tiny");
     WeightsConfig {
         models_dir: Some(models),
-        endpoint: None,
-        cache_dir: Some(root.join("hub")),
-        offline: true,
-        conversion_dir: Some(root.join("converted")),
-        url_mirror: None,
+        ..WeightsConfig::offline_in(root)
     }
 }
 

@@ -1,7 +1,7 @@
 //! Where weights come from: hub endpoint, Hugging Face cache, local model folders, offline mode,
 //! and a mirror for models published at their own URLs.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// Environment variable naming a folder laid out as `<dir>/<org>/<repo>/<files>` (hub models)
 /// and `<dir>/<name>/<files>` (URL-hosted models such as `htdemucs`).
@@ -62,6 +62,21 @@ impl WeightsConfig {
                 .ok()
                 .map(|v| v.trim().to_string())
                 .filter(|v| !v.is_empty()),
+        }
+    }
+
+    /// Everything under `root` and nothing from the network: `root/hub` as the hub cache,
+    /// `root/converted` for converted weights, no models folder, no mirror. Tests and
+    /// benchmarks start from this and set the fields they need.
+    pub fn offline_in(root: impl AsRef<Path>) -> Self {
+        let root = root.as_ref();
+        Self {
+            models_dir: None,
+            endpoint: None,
+            cache_dir: Some(root.join("hub")),
+            offline: true,
+            conversion_dir: Some(root.join("converted")),
+            url_mirror: None,
         }
     }
 

@@ -104,11 +104,7 @@ pub fn ten_step_loop(model: &RiffusionModel, kind: SchedulerKind) -> Tensor {
 pub fn offline_config(dir: &Path) -> WeightsConfig {
     WeightsConfig {
         models_dir: Some(dir.join("models")),
-        endpoint: None,
-        cache_dir: Some(dir.join("hub")),
-        offline: true,
-        conversion_dir: Some(dir.join("converted")),
-        url_mirror: None,
+        ..WeightsConfig::offline_in(dir)
     }
 }
 

@@ -37,11 +37,7 @@ pub fn studio(root: &Path, original_audio: OriginalAudio) -> Studio {
 pub fn offline_weights(root: &Path) -> WeightsConfig {
     WeightsConfig {
         models_dir: Some(root.join("models")),
-        endpoint: None,
-        cache_dir: Some(root.join("hub")),
-        offline: true,
-        conversion_dir: Some(root.join("converted")),
-        url_mirror: None,
+        ..WeightsConfig::offline_in(root)
     }
 }
 
