@@ -3,10 +3,13 @@
 //! `BGM_WHISPER_BASE_DIR` points at real whisper-base weights in the transformers layout (CI
 //! makes them with tools/parity/whisper/convert_ct2.py), real speech to text.
 
+use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 
 use bgm_models::device::ComputeDevice;
-use bgm_models::stt::{Strategy, SttError, TranscribeOptions, Whisper, WindowDecoder};
+use bgm_models::stt::{
+    SpeechSource, Strategy, SttError, TranscribeOptions, Whisper, WindowDecoder,
+};
 use bgm_models::task::{no_progress, CancelToken};
 use bgm_models::weights::WeightsConfig;
 use candle_core::Tensor;
@@ -128,6 +131,80 @@ fn long_audio_is_transcribed_in_seeking_windows() {
     assert!(fractions.len() >= 4, "progress per window: {fractions:?}");
     assert!(fractions.windows(2).all(|w| w[0] <= w[1]));
     assert_eq!(fractions.last(), Some(&1.0));
+}
+
+/// Speech in memory that records how much the transcriber asks for at once, and can fail.
+struct WatchedSource<'a> {
+    pcm: &'a [f32],
+    largest_read: usize,
+    reads: usize,
+    fail_at_read: Option<usize>,
+}
+
+impl SpeechSource for WatchedSource<'_> {
+    fn sample_count(&self) -> usize {
+        self.pcm.len()
+    }
+
+    fn read(&mut self, from: usize, to: usize) -> Result<Cow<'_, [f32]>, SttError> {
+        self.reads += 1;
+        if self.fail_at_read == Some(self.reads) {
+            return Err(SttError::Input("speech.wav: damaged audio data".into()));
+        }
+        self.largest_read = self.largest_read.max(to - from);
+        Ok(Cow::Owned(self.pcm[from..to].to_vec()))
+    }
+}
+
+#[test]
+fn a_speech_source_is_read_one_window_at_a_time() {
+    let whisper = tiny();
+    let clip = speech("speech_en.wav");
+    let mut pcm = vec![0f32; 16_000 * 70];
+    pcm[..clip.len()].copy_from_slice(&clip);
+    let options = TranscribeOptions {
+        temperatures: vec![0.0],
+        ..Default::default()
+    };
+    let in_memory = whisper
+        .transcribe(&pcm, &options, &mut no_progress(), &CancelToken::new())
+        .unwrap();
+    let mut source = WatchedSource {
+        pcm: &pcm,
+        largest_read: 0,
+        reads: 0,
+        fail_at_read: None,
+    };
+    let streamed = whisper
+        .transcribe_from(
+            &mut source,
+            &options,
+            &mut no_progress(),
+            &CancelToken::new(),
+        )
+        .unwrap();
+    assert_eq!(streamed, in_memory);
+    // At least three windows (and language detection when the model is multilingual), none
+    // longer than 30 s.
+    assert!(source.reads >= 3, "{} reads", source.reads);
+    assert_eq!(source.largest_read, 16_000 * 30);
+
+    let mut failing = WatchedSource {
+        pcm: &pcm,
+        largest_read: 0,
+        reads: 0,
+        fail_at_read: Some(2),
+    };
+    let err = whisper
+        .transcribe_from(
+            &mut failing,
+            &options,
+            &mut no_progress(),
+            &CancelToken::new(),
+        )
+        .unwrap_err();
+    assert!(matches!(err, SttError::Input(_)), "{err}");
+    assert!(err.to_string().contains("speech.wav"), "{err}");
 }
 
 #[test]
@@ -303,7 +380,7 @@ fn real_whisper_base_translates_german() {
     };
     let both = whisper
         .transcribe_for_emotions(
-            &speech("speech_de.wav"),
+            &mut speech("speech_de.wav").as_slice(),
             &options,
             true,
             &mut no_progress(),

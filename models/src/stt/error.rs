@@ -29,6 +29,9 @@ pub enum SttError {
     Encode(String),
     #[error("invalid decoding option: {0}")]
     Options(String),
+    /// A [`super::SpeechSource`] could not give its samples; the error names the file.
+    #[error(transparent)]
+    Input(Box<dyn std::error::Error + Send + Sync>),
     #[error("cancelled")]
     Cancelled,
 }

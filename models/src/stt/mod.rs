@@ -11,6 +11,7 @@ pub mod mel;
 pub mod model;
 mod rules;
 mod segments;
+mod source;
 mod tokenizer;
 mod transcribe;
 
@@ -23,6 +24,7 @@ pub use decode::{compression_ratio, Strategy, WindowDecoder, WindowDecoding};
 pub use error::SttError;
 pub use rules::LogitRules;
 pub use segments::{split_window, TokenSpan, WindowSplit, TIME_PRECISION};
+pub use source::SpeechSource;
 pub use tokenizer::{SpecialTokens, Task, WhisperTokenizer};
 pub use transcribe::{Segment, TranscribeOptions, Transcript};
 
@@ -106,7 +108,7 @@ impl Whisper {
     /// set, a second pass translating to English (which the emotion stage reads).
     pub fn transcribe_for_emotions(
         &self,
-        pcm: &[f32],
+        speech: &mut dyn SpeechSource,
         options: &TranscribeOptions,
         english: bool,
         progress: &mut dyn Progress,
@@ -114,7 +116,7 @@ impl Whisper {
     ) -> Result<SpeechTranscript> {
         let two_passes = english && options.task == Task::Transcribe;
         let mut first = |f: f64| progress.report(if two_passes { f / 2.0 } else { f });
-        let original = self.transcribe(pcm, options, &mut first, cancel)?;
+        let original = self.transcribe_from(speech, options, &mut first, cancel)?;
         let translation =
             if two_passes && original.language != "en" && !original.segments.is_empty() {
                 let translate = TranscribeOptions {
@@ -123,7 +125,7 @@ impl Whisper {
                     ..options.clone()
                 };
                 let mut second = |f: f64| progress.report(0.5 + f / 2.0);
-                Some(self.transcribe(pcm, &translate, &mut second, cancel)?)
+                Some(self.transcribe_from(speech, &translate, &mut second, cancel)?)
             } else {
                 None
             };

@@ -10,6 +10,7 @@ use super::error::{Result, SttError};
 use super::mel::{HOP_LENGTH, N_FRAMES, N_SAMPLES, SAMPLE_RATE};
 use super::rules::LogitRules;
 use super::segments::split_window;
+use super::source::SpeechSource;
 use super::tokenizer::Task;
 use super::Whisper;
 use crate::task::{CancelToken, Progress};
@@ -95,11 +96,17 @@ struct WindowResult {
 }
 
 impl Whisper {
-    /// The log-mel window of `pcm[start..]`, as `[1, n_mels, 3000]`, and its real frame count.
-    fn mel_window(&self, pcm: &[f32], start_frame: usize) -> Result<(Tensor, usize)> {
-        let from = (start_frame * HOP_LENGTH).min(pcm.len());
-        let to = (from + N_SAMPLES).min(pcm.len());
-        let mel = self.front_end.window(&pcm[from..to]);
+    /// The log-mel window of the speech from `start_frame`, as `[1, n_mels, 3000]`, and its
+    /// real frame count.
+    fn mel_window(
+        &self,
+        speech: &mut dyn SpeechSource,
+        start_frame: usize,
+    ) -> Result<(Tensor, usize)> {
+        let len = speech.sample_count();
+        let from = (start_frame * HOP_LENGTH).min(len);
+        let to = (from + N_SAMPLES).min(len);
+        let mel = self.front_end.window(&speech.read(from, to)?);
         let content_frames = ((to - from) / HOP_LENGTH).min(N_FRAMES);
         let n_mels = self.front_end.n_mels();
         let tensor = Tensor::from_vec(mel, (1, n_mels, N_FRAMES), self.model.device())?;
@@ -109,13 +116,25 @@ impl Whisper {
     /// Transcribes 16 kHz mono samples. Progress is reported per window.
     pub fn transcribe(
         &self,
-        pcm: &[f32],
+        mut pcm: &[f32],
         options: &TranscribeOptions,
         progress: &mut dyn Progress,
         cancel: &CancelToken,
     ) -> Result<Transcript> {
-        let total_frames = pcm.len() / HOP_LENGTH;
-        let duration = pcm.len() as f64 / SAMPLE_RATE as f64;
+        self.transcribe_from(&mut pcm, options, progress, cancel)
+    }
+
+    /// Transcribes 16 kHz mono speech read a window at a time.
+    pub fn transcribe_from(
+        &self,
+        speech: &mut dyn SpeechSource,
+        options: &TranscribeOptions,
+        progress: &mut dyn Progress,
+        cancel: &CancelToken,
+    ) -> Result<Transcript> {
+        let samples = speech.sample_count();
+        let total_frames = samples / HOP_LENGTH;
+        let duration = samples as f64 / SAMPLE_RATE as f64;
         progress.report(0.0);
         // The first window's encoding, when language detection needed it: the loop reuses it
         // rather than running the encoder on the same audio again.
@@ -126,7 +145,7 @@ impl Whisper {
                 code.clone()
             }
             (None, true) if total_frames > 0 => {
-                let (mel, _) = self.mel_window(pcm, 0)?;
+                let (mel, _) = self.mel_window(speech, 0)?;
                 let audio = self.model.encode(&mel)?;
                 let language = self
                     .detect_language(&audio)?
@@ -151,7 +170,7 @@ impl Whisper {
             if cancel.is_cancelled() {
                 return Err(SttError::Cancelled);
             }
-            let (mel, content_frames) = self.mel_window(pcm, seek)?;
+            let (mel, content_frames) = self.mel_window(speech, seek)?;
             let content_frames = content_frames.min(total_frames - seek);
             let audio = match first_window_audio.take() {
                 Some(audio) if seek == 0 => audio,

@@ -45,7 +45,7 @@ pub(super) fn transcribe_file(
     };
     let bar = progress::bar("transcribing");
     let transcript = whisper.transcribe_for_emotions(
-        &pcm.samples,
+        &mut pcm.samples.as_slice(),
         &options,
         request.english,
         &mut progress::follow(&bar),

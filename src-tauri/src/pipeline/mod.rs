@@ -17,6 +17,7 @@ mod reseed;
 mod runner;
 mod separate;
 mod spectral_duck;
+mod speech_input;
 mod stages;
 
 pub use error::PipelineError;

@@ -16,8 +16,9 @@ use super::error::{PipelineError, Result};
 use super::files::JobFiles;
 use super::loudness::LoudnessTarget;
 use super::mix::MixSettings;
+use super::speech_input::SpeechFile;
 use crate::jobs::JobManifest;
-use crate::media::{decode_audio_to_wav, detect_cuts, CutOptions, MediaError, PcmAudio, WavSink};
+use crate::media::{decode_audio_to_wav, detect_cuts, CutOptions, MediaError, WavSink};
 
 /// Whisper's input format.
 pub const SPEECH_RATE: u32 = 16_000;
@@ -66,10 +67,6 @@ pub(super) fn prepare(path: &Path) -> Result<&Path> {
         std::fs::create_dir_all(parent).map_err(|e| PipelineError::file(parent, e))?;
     }
     Ok(path)
-}
-
-pub(super) fn read_wav(path: &Path) -> Result<PcmAudio> {
-    Ok(crate::media::read_wav(path)?)
 }
 
 /// Decode: the video's sound as Whisper's 16 kHz mono and as the 44.1 kHz stereo of the mix.
@@ -130,10 +127,10 @@ pub fn transcribe(
     progress: &mut dyn Progress,
     cancel: &CancelToken,
 ) -> Result<()> {
-    let speech = read_wav(&files.speech_audio())?;
+    let mut speech = SpeechFile::open(&files.speech_audio())?;
     let whisper = Whisper::load_named(&config.whisper_model, &config.weights, &config.device)?;
     let transcript = whisper.transcribe_for_emotions(
-        &speech.samples,
+        &mut speech,
         &TranscribeOptions::default(),
         true,
         progress,
