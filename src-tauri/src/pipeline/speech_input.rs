@@ -60,7 +60,7 @@ mod tests {
         let samples: Vec<f32> = (0..40_000).map(|i| i as f32 / 40_000.0).collect();
         write_wav(
             &path,
-            &PcmAudio::from_channels(&[samples.clone()], SPEECH_RATE),
+            &PcmAudio::from_channels(std::slice::from_ref(&samples), SPEECH_RATE),
         )
         .unwrap();
         let mut speech = SpeechFile::open(&path).unwrap();
