@@ -93,15 +93,21 @@ fn truncated_weights_are_an_error_not_a_panic() {
     assert!(matches!(err, SttError::Weights(_)), "{err}");
 }
 
+/// 70 s (three windows at least) of silence with the English clip at each of `seconds`.
+fn seventy_seconds_with_speech_at(seconds: &[usize]) -> Vec<f32> {
+    let clip = speech("speech_en.wav");
+    let mut pcm = vec![0f32; 16_000 * 70];
+    for &at in seconds {
+        let from = 16_000 * at;
+        pcm[from..from + clip.len()].copy_from_slice(&clip);
+    }
+    pcm
+}
+
 #[test]
 fn long_audio_is_transcribed_in_seeking_windows() {
     let whisper = tiny();
-    // 70 s: three windows at least, speech at the start and near the end, silence between.
-    let clip = speech("speech_en.wav");
-    let mut pcm = vec![0f32; 16_000 * 70];
-    pcm[..clip.len()].copy_from_slice(&clip);
-    let tail = 16_000 * 62;
-    pcm[tail..tail + clip.len()].copy_from_slice(&clip);
+    let pcm = seventy_seconds_with_speech_at(&[0, 62]);
     let mut fractions = Vec::new();
     // Two temperatures and two samples keep the random model's fallbacks quick.
     let options = TranscribeOptions {
@@ -159,9 +165,7 @@ impl SpeechSource for WatchedSource<'_> {
 #[test]
 fn a_speech_source_is_read_one_window_at_a_time() {
     let whisper = tiny();
-    let clip = speech("speech_en.wav");
-    let mut pcm = vec![0f32; 16_000 * 70];
-    pcm[..clip.len()].copy_from_slice(&clip);
+    let pcm = seventy_seconds_with_speech_at(&[0]);
     let options = TranscribeOptions {
         temperatures: vec![0.0],
         ..Default::default()
