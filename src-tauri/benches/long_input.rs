@@ -131,6 +131,8 @@ fn make_video(dir: &Path, minutes: u32) -> std::path::PathBuf {
 struct Measured {
     what: String,
     seconds: f64,
+    /// Resident when the stage began: what earlier stages left behind.
+    resident_before: u64,
     peak: u64,
 }
 
@@ -171,19 +173,22 @@ fn main() {
     let mut measured = Vec::new();
     let mut measure = |what: String, work: &mut dyn FnMut()| {
         reset_peak();
+        let resident_before = status_bytes("VmRSS:");
         let started = Instant::now();
         work();
         let m = Measured {
             what,
             seconds: started.elapsed().as_secs_f64(),
+            resident_before,
             peak: status_bytes("VmHWM:"),
         };
         println!(
-            "{:<10} {:>8.1} s   peak RSS {:>6.3} GB ({:+.3} GB over the start)",
+            "{:<10} {:>8.1} s   peak RSS {:>6.3} GB ({:+.3} GB over the start; {:.3} GB when it began)",
             m.what,
             m.seconds,
             gb(m.peak),
-            gb(m.peak.saturating_sub(baseline))
+            gb(m.peak.saturating_sub(baseline)),
+            gb(m.resident_before)
         );
         measured.push(m);
     };
