@@ -11,7 +11,7 @@ use ffmpeg_next::media::Type as MediaType;
 use ffmpeg_next::{frame, Packet, Rational};
 
 use super::error::MediaError;
-use super::input::open_input;
+use super::input::{open_input, read_packet};
 use super::probe::{container_duration_seconds, seconds, stream_duration_seconds};
 use super::resample::{InputSignature, Resampler};
 use super::wav::WavSink;
@@ -170,7 +170,7 @@ impl AudioReader {
         }
         let mut packet = Packet::empty();
         loop {
-            match packet.read(&mut self.input) {
+            match read_packet(&mut packet, &mut self.input) {
                 Ok(()) if packet.stream() == self.stream_index => {
                     if let Err(err) = self.decoder.send_packet(&packet) {
                         tracing::warn!(

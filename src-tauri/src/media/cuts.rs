@@ -12,7 +12,7 @@ use ffmpeg_next::{frame, Packet};
 use serde::{Deserialize, Serialize};
 
 use super::error::MediaError;
-use super::input::open_input;
+use super::input::{open_input, read_packet};
 use super::probe::{container_duration_seconds, primary_video_stream, seconds};
 use super::thumbnails::scalable;
 
@@ -90,7 +90,7 @@ pub fn detect_cuts(
         if cancel.is_cancelled() {
             return Err(MediaError::Cancelled);
         }
-        match packet.read(&mut input) {
+        match read_packet(&mut packet, &mut input) {
             Ok(()) if packet.stream() == index => {
                 let _ = decoder.send_packet(&packet);
             }

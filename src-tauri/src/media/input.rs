@@ -8,6 +8,7 @@ use std::ptr;
 
 use ffmpeg_next::format::context::{Input, Output};
 use ffmpeg_next::sys as ffi;
+use ffmpeg_next::Packet;
 
 use super::error::MediaError;
 
@@ -156,9 +157,22 @@ pub(crate) fn sniff_container(head: &[u8]) -> Option<&'static str> {
     }
 }
 
+/// Reads `input`'s next packet into `packet`, releasing what `packet` held first.
+/// ffmpeg-next's `Packet::read` hands the packet to `av_read_frame` as it is, and FFmpeg
+/// expects a blank one: a packet reused across reads kept every buffer it had read
+/// (rust-ffmpeg issue 260). Over an hour-long export that was the size of both files.
+pub(crate) fn read_packet(
+    packet: &mut Packet,
+    input: &mut Input,
+) -> Result<(), ffmpeg_next::Error> {
+    *packet = Packet::empty();
+    packet.read(input)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ffmpeg_next::packet::Ref;
 
     #[test]
     fn sniffs_common_containers() {
@@ -172,6 +186,23 @@ mod tests {
         );
         assert_eq!(sniff_container(b"hello, this is text"), None);
         assert_eq!(sniff_container(b""), None);
+    }
+
+    #[test]
+    fn reading_the_next_packet_releases_the_last_one() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/media/h264_aac.mp4");
+        let mut input = open_input(&path).unwrap();
+        let mut packet = Packet::empty();
+        read_packet(&mut packet, &mut input).unwrap();
+        // SAFETY: a second reference to the packet's buffer, released below.
+        let mut held = unsafe { ffi::av_buffer_ref((*packet.as_ptr()).buf) };
+        assert!(!held.is_null());
+        assert_eq!(unsafe { ffi::av_buffer_get_ref_count(held) }, 2);
+        read_packet(&mut packet, &mut input).unwrap();
+        // Only our reference is left: the packet let go of the buffer it had.
+        let count = unsafe { ffi::av_buffer_get_ref_count(held) };
+        unsafe { ffi::av_buffer_unref(&mut held) };
+        assert_eq!(count, 1);
     }
 
     #[test]

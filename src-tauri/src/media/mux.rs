@@ -13,7 +13,7 @@ use ffmpeg_next::{codec, encoder, ffi, frame, Packet, Rational};
 use super::audio::AudioReader;
 use super::destination::{check_destination, output_kind, OutputKind};
 use super::error::MediaError;
-use super::input::{open_input, open_output};
+use super::input::{open_input, open_output, read_packet};
 use super::probe::{is_cover_art, primary_video_stream, probe, seconds, stream_duration_seconds};
 use super::verify::{check_written, VideoDigest};
 use crate::atomic_file::PartialFile;
@@ -102,7 +102,7 @@ pub fn mux(
         if cancel.is_cancelled() {
             return Err(MediaError::Cancelled);
         }
-        match packet.read(&mut input) {
+        match read_packet(&mut packet, &mut input) {
             Ok(()) => {}
             Err(ffmpeg_next::Error::Eof) => break,
             Err(e) => {

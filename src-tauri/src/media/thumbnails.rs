@@ -9,7 +9,7 @@ use ffmpeg_next::{frame, Packet};
 use image::RgbImage;
 
 use super::error::MediaError;
-use super::input::open_input;
+use super::input::{open_input, read_packet};
 use super::probe::{container_duration_seconds, primary_video_stream, seconds};
 use super::rotation::stream_rotation_degrees;
 
@@ -101,7 +101,7 @@ fn decode_frame_at<'f>(
         if eof_sent {
             return have_frame.then_some(frame);
         }
-        match packet.read(input) {
+        match read_packet(&mut packet, input) {
             Ok(()) if packet.stream() == stream_index => {
                 let _ = decoder.send_packet(&packet);
             }

@@ -9,7 +9,7 @@ use ffmpeg_next::Packet;
 use sha2::{Digest, Sha256};
 
 use super::error::MediaError;
-use super::input::open_input;
+use super::input::{open_input, read_packet};
 use super::probe::{primary_video_stream, seconds};
 
 /// How far the audio may end from the video's end: encoder frames (AAC's 1024 samples,
@@ -63,7 +63,7 @@ pub(crate) fn check_written(
     let (mut audio_start, mut audio_end) = (f64::INFINITY, f64::NEG_INFINITY);
     let mut packet = Packet::empty();
     loop {
-        match packet.read(&mut input) {
+        match read_packet(&mut packet, &mut input) {
             Ok(()) => {}
             Err(ffmpeg_next::Error::Eof) => break,
             Err(e) => return Err(failed(format!("reading it back stopped: {e}"))),
@@ -110,7 +110,7 @@ mod tests {
         let index = primary_video_stream(&input, path).unwrap().index();
         let mut digest = VideoDigest::default();
         let mut packet = Packet::empty();
-        while packet.read(&mut input).is_ok() {
+        while read_packet(&mut packet, &mut input).is_ok() {
             if packet.stream() == index {
                 digest.add(packet.data().unwrap_or_default());
             }
