@@ -39,11 +39,17 @@ pub fn scaled_dot_product_attention(
 }
 
 /// candle's operations: the path for CUDA, Metal and half precision, and the tests' reference.
-/// The softmax is taken in f32, as sums over thousands of keys lose too much in f16.
+/// q is scaled before q·kᵀ: in f16 the unscaled scores of a wide head overflow with real
+/// activations (the VAE's 512-wide head makes them about 23× larger than the scaled ones).
+/// The scores stay in the compute dtype; the softmax sums in f32 on every device.
 pub fn unfused(q: &Tensor, k: &Tensor, v: &Tensor, scale: f64) -> Result<Tensor> {
-    let scores = (q.matmul(&k.t()?.contiguous()?)? * scale)?;
-    let weights = softmax_last_dim(&scores.to_dtype(DType::F32)?)?.to_dtype(scores.dtype())?;
-    weights.matmul(&v.contiguous()?)
+    let q = if scale == 1.0 {
+        q.clone()
+    } else {
+        (q * scale)?
+    };
+    let scores = q.matmul(&k.t()?.contiguous()?)?;
+    softmax_last_dim(&scores)?.matmul(&v.contiguous()?)
 }
 
 struct FusedAttention {

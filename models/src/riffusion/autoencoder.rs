@@ -18,7 +18,7 @@ use crate::kernels::group_norm::{group_norm, GroupNorm};
 const EPS: f64 = 1e-6;
 
 /// The middle block's single-head self-attention over the pixels.
-struct PixelAttention {
+pub(super) struct PixelAttention {
     norm: GroupNorm,
     to_q: Linear,
     to_k: Linear,
@@ -39,7 +39,7 @@ fn projection(channels: usize, vb: VarBuilder) -> Result<Linear> {
 }
 
 impl PixelAttention {
-    fn load(channels: usize, groups: usize, vb: VarBuilder) -> Result<Self> {
+    pub(super) fn load(channels: usize, groups: usize, vb: VarBuilder) -> Result<Self> {
         let names = if vb.contains_tensor("to_q.weight") {
             ["to_q", "to_k", "to_v", "to_out.0"]
         } else {
@@ -55,7 +55,7 @@ impl PixelAttention {
         })
     }
 
-    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+    pub(super) fn forward(&self, x: &Tensor) -> Result<Tensor> {
         let (b, c, h, w) = x.dims4()?;
         let tokens = self
             .norm

@@ -10,6 +10,8 @@ mod batching;
 mod config;
 mod error;
 mod generate;
+#[cfg(test)]
+mod half_attention_tests;
 mod interpolate;
 mod layers;
 mod long;

@@ -6,7 +6,7 @@
 
 mod blocks;
 mod time;
-mod transformer;
+pub(super) mod transformer;
 
 use candle_core::{Module, Result, Tensor};
 use candle_nn::VarBuilder;

@@ -14,7 +14,7 @@ const LAYER_NORM_EPS: f64 = 1e-5;
 /// diffusers builds the transformer's group norm with this eps, whatever the UNet's.
 const GROUP_NORM_EPS: f64 = 1e-6;
 
-struct Attention {
+pub(in crate::riffusion) struct Attention {
     to_q: Linear,
     to_k: Linear,
     to_v: Linear,
@@ -23,7 +23,12 @@ struct Attention {
 }
 
 impl Attention {
-    fn load(dim: usize, context_dim: usize, heads: usize, vb: VarBuilder) -> Result<Self> {
+    pub(in crate::riffusion) fn load(
+        dim: usize,
+        context_dim: usize,
+        heads: usize,
+        vb: VarBuilder,
+    ) -> Result<Self> {
         Ok(Self {
             to_q: candle_nn::linear_no_bias(dim, dim, vb.pp("to_q"))?,
             to_k: candle_nn::linear_no_bias(context_dim, dim, vb.pp("to_k"))?,
@@ -41,7 +46,7 @@ impl Attention {
             .contiguous()
     }
 
-    fn forward(&self, x: &Tensor, context: &Tensor) -> Result<Tensor> {
+    pub(in crate::riffusion) fn forward(&self, x: &Tensor, context: &Tensor) -> Result<Tensor> {
         let (b, t, c) = x.dims3()?;
         let q = self.split_heads(&self.to_q.forward(x)?)?;
         let k = self.split_heads(&self.to_k.forward(context)?)?;
