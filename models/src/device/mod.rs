@@ -3,9 +3,10 @@
 
 #[cfg(feature = "cuda")]
 mod cuda;
+pub mod cuda_checks;
 mod memory;
 
-pub use memory::{rows_that_fit, GpuMemory};
+pub use memory::{allocator_peak, reset_allocator_peak, rows_that_fit, GpuMemory};
 
 use std::fmt;
 use std::str::FromStr;
