@@ -33,12 +33,33 @@ impl SliceLimit {
     }
 }
 
-/// Rows per call: `cpu_rows` on the CPU, on a GPU what free memory holds at `row_bytes` a row.
-pub fn rows_per_call(device: &Device, cpu_rows: usize, row_bytes: u64, rows: usize) -> usize {
+/// The most UNet rows one GPU call takes. candle's CUDA softmax indexes its input with a
+/// 32-bit `int`: 8 rows × 8 heads × 4096² scores of the first block is 2³⁰ elements, 16 rows
+/// would overflow it and give wrong weights without an error.
+pub const UNET_GPU_MAX_ROWS: usize = 8;
+/// The most images one GPU VAE call takes. candle's CUDA im2col truncates its buffer size to
+/// a u32: the full-resolution 3×3 convolution over 256 channels unfolds 4 × 512² × 9 × 256 =
+/// 2.4·10⁹ elements, 8 images would pass 2³².
+pub const VAE_GPU_MAX_IMAGES: usize = 4;
+
+/// Rows per call: `cpu_rows` on the CPU; on a GPU what free memory holds at `row_bytes` a
+/// row, and never more than `gpu_max_rows`.
+pub fn rows_per_call(
+    device: &Device,
+    cpu_rows: usize,
+    gpu_max_rows: usize,
+    row_bytes: u64,
+    rows: usize,
+) -> usize {
     match gpu_memory(device) {
-        Some(memory) => rows_that_fit(memory.free, GPU_RESERVE, row_bytes, rows),
+        Some(memory) => gpu_rows(memory.free, row_bytes, rows, gpu_max_rows),
         None => cpu_rows.clamp(1, rows.max(1)),
     }
+}
+
+/// A GPU call's rows: what `free` bytes hold, capped at `max_rows`.
+fn gpu_rows(free: u64, row_bytes: u64, rows: usize, max_rows: usize) -> usize {
+    rows_that_fit(free, GPU_RESERVE, row_bytes, rows).min(max_rows.max(1))
 }
 
 /// `f` over consecutive slices of `rows` rows (`f(start, len)`), the outputs joined on the
@@ -166,7 +187,23 @@ mod tests {
         assert!((1.4..1.7).contains(&unet), "{unet}");
         let vae = vae_row_bytes(512, 512, 2) as f64 / GIB;
         assert!((1.0..2.0).contains(&vae), "{vae}");
-        assert_eq!(rows_per_call(&Device::Cpu, 2, 1, 8), 2);
-        assert_eq!(rows_per_call(&Device::Cpu, 2, 1, 1), 1);
+        assert_eq!(rows_per_call(&Device::Cpu, 2, UNET_GPU_MAX_ROWS, 1, 8), 2);
+        assert_eq!(rows_per_call(&Device::Cpu, 2, UNET_GPU_MAX_ROWS, 1, 1), 1);
+    }
+
+    #[test]
+    fn gpu_calls_stay_within_the_caps_whatever_the_memory() {
+        const GIB: u64 = 1 << 30;
+        // A 141 GB card would fit 80 UNet rows and dozens of VAE images at once.
+        let unet = unet_row_bytes(64, 64, 8);
+        assert_eq!(gpu_rows(141 * GIB, unet, 32, UNET_GPU_MAX_ROWS), 8);
+        let vae = vae_row_bytes(512, 512, 2);
+        assert_eq!(gpu_rows(141 * GIB, vae, 32, VAE_GPU_MAX_IMAGES), 4);
+        // Below the caps, memory decides.
+        assert_eq!(gpu_rows(4 * GIB, unet, 32, UNET_GPU_MAX_ROWS), 1);
+        assert_eq!(gpu_rows(141 * GIB, vae, 3, VAE_GPU_MAX_IMAGES), 3);
+        // The caps keep candle's 32-bit indexing in range.
+        assert!(UNET_GPU_MAX_ROWS * 8 * 4096 * 4096 <= i32::MAX as usize);
+        assert!(VAE_GPU_MAX_IMAGES * 512 * 512 * 9 * 256 <= u32::MAX as usize);
     }
 }

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use candle_core::{DType, Tensor};
 
-use super::batching::{in_slices, rows_per_call, unet_row_bytes, SliceLimit};
+use super::batching::{in_slices, rows_per_call, unet_row_bytes, SliceLimit, UNET_GPU_MAX_ROWS};
 use super::config::{clip_config, ScheduleConfig, UNetSettings, VaeSettings};
 use super::error::{Result, RiffusionError};
 use super::text_encoder::TextEncoder;
@@ -154,6 +154,7 @@ impl RiffusionModel {
         let slice = rows_per_call(
             &self.device.device,
             CPU_UNET_ROWS,
+            UNET_GPU_MAX_ROWS,
             unet_row_bytes(latent_h, latent_w, heads),
             rows,
         );

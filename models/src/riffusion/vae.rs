@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use candle_core::{DType, Device, Tensor};
 
 use super::autoencoder::AutoEncoder;
-use super::batching::{in_slices, rows_per_call, vae_row_bytes, SliceLimit};
+use super::batching::{in_slices, rows_per_call, vae_row_bytes, SliceLimit, VAE_GPU_MAX_IMAGES};
 use super::config::VaeSettings;
 use super::error::{Result, RiffusionError};
 
@@ -62,7 +62,7 @@ impl Vae {
         let (rows, _, h, w) = latents.dims4()?;
         let down = self.settings.downscale();
         let row_bytes = vae_row_bytes(h * down, w * down, self.dtype.size_in_bytes());
-        let slice = rows_per_call(&self.device, 1, row_bytes, rows);
+        let slice = rows_per_call(&self.device, 1, VAE_GPU_MAX_IMAGES, row_bytes, rows);
         in_slices(rows, slice, &self.slices, |start, len| {
             let part = latents.narrow(0, start, len)?.to_dtype(self.dtype)?;
             Ok(self.model.decode(&part)?.to_dtype(DType::F32)?)
@@ -80,7 +80,7 @@ impl Vae {
     pub fn encode_mean_raw(&self, images: &Tensor) -> Result<Tensor> {
         let (rows, _, h, w) = images.dims4()?;
         let row_bytes = vae_row_bytes(h, w, self.dtype.size_in_bytes());
-        let slice = rows_per_call(&self.device, 1, row_bytes, rows);
+        let slice = rows_per_call(&self.device, 1, VAE_GPU_MAX_IMAGES, row_bytes, rows);
         in_slices(rows, slice, &self.slices, |start, len| {
             let part = images.narrow(0, start, len)?.to_dtype(self.dtype)?;
             Ok(self.model.encode_mean(&part)?.to_dtype(DType::F32)?)
