@@ -79,9 +79,8 @@ impl Attention {
         if let Some(mask) = mask {
             scores = scores.broadcast_add(mask)?;
         }
-        // Softmax over up to 1500 frames loses too much when summed in f16: do it in f32.
-        let weights = crate::kernels::softmax::softmax_last_dim(&scores.to_dtype(DType::F32)?)?
-            .to_dtype(scores.dtype())?;
+        // Sums in f32 whatever the dtype: in f16 they would lose too much over 1500 frames.
+        let weights = crate::kernels::softmax::softmax_last_dim(&scores)?;
         let context = weights.matmul(v)?.transpose(1, 2)?.reshape((b, t, d))?;
         self.out.forward(&context)
     }
@@ -219,14 +218,72 @@ impl DecoderLayer {
     }
 }
 
+/// Tokens the self-attention cache holds before it first grows; it doubles from there.
+const FIRST_CACHE_CAPACITY: usize = 32;
+
+/// One layer's self-attention keys and values, `[rows, H, capacity, D/H]` each, filled up to
+/// the cache's length. A new token's keys are written in place, so a step costs its own keys,
+/// not a copy of everything before it (on a GPU that copy grew with every token).
+struct LayerKv {
+    k: Tensor,
+    v: Tensor,
+}
+
+impl LayerKv {
+    fn capacity(&self) -> usize {
+        self.k.dim(2).unwrap_or(0)
+    }
+
+    /// Empty buffers shaped like `like` (`[rows, H, _, D/H]`) for `capacity` tokens.
+    fn empty(like: &Tensor, capacity: usize) -> Result<Self> {
+        let (rows, heads, _, depth) = like.dims4()?;
+        let zeros = || Tensor::zeros((rows, heads, capacity, depth), like.dtype(), like.device());
+        Ok(Self {
+            k: zeros()?,
+            v: zeros()?,
+        })
+    }
+
+    /// The first `len` tokens in new buffers of `capacity` tokens.
+    fn grown(&self, len: usize, capacity: usize) -> Result<Self> {
+        let (k, v) = (
+            self.k.narrow(2, 0, len)?.contiguous()?,
+            self.v.narrow(2, 0, len)?.contiguous()?,
+        );
+        let grown = Self::empty(&k, capacity)?;
+        grown.k.slice_set(&k, 2, 0)?;
+        grown.v.slice_set(&v, 2, 0)?;
+        Ok(grown)
+    }
+
+    /// Row `index[i]` as row `i`, at the same capacity.
+    fn reordered(&self, index: &Tensor) -> Result<Self> {
+        Ok(Self {
+            k: self.k.index_select(index, 0)?,
+            v: self.v.index_select(index, 0)?,
+        })
+    }
+
+    /// Writes `k`/`v` (`[rows, H, fresh, D/H]`, contiguous) at token `at` and returns views
+    /// of everything up to them.
+    fn append(&self, k: &Tensor, v: &Tensor, at: usize) -> Result<(Tensor, Tensor)> {
+        self.k.slice_set(k, 2, at)?;
+        self.v.slice_set(v, 2, at)?;
+        let len = at + k.dim(2)?;
+        Ok((self.k.narrow(2, 0, len)?, self.v.narrow(2, 0, len)?))
+    }
+}
+
 /// Per-layer key/value cache of one decoding run (one window, `rows` sequences in parallel).
 pub struct DecoderCache {
-    /// Self-attention keys and values of the tokens seen so far, `[rows, H, T, D/H]`.
-    self_kv: Vec<Option<(Tensor, Tensor)>>,
+    /// Self-attention keys and values of the tokens seen so far.
+    self_kv: Vec<Option<LayerKv>>,
     /// Cross-attention keys and values of the window's audio, computed once.
     cross_kv: Vec<(Tensor, Tensor)>,
     len: usize,
     rows: usize,
+    /// The decoder's position limit: the cache never grows past it.
+    max_len: usize,
 }
 
 impl DecoderCache {
@@ -250,8 +307,10 @@ impl DecoderCache {
         };
         let index = Tensor::new(sources, first.0.device())?;
         let pick = |t: &Tensor| t.index_select(&index, 0);
-        for slot in self.self_kv.iter_mut().flatten() {
-            *slot = (pick(&slot.0)?, pick(&slot.1)?);
+        for slot in self.self_kv.iter_mut() {
+            if let Some(kv) = slot {
+                *kv = kv.reordered(&index)?;
+            }
         }
         if sources.len() != self.rows {
             for slot in self.cross_kv.iter_mut() {
@@ -260,6 +319,30 @@ impl DecoderCache {
         }
         self.rows = sources.len();
         Ok(())
+    }
+
+    /// Layer `layer`'s keys and values with `k`/`v` of the fresh tokens appended.
+    fn extend(&mut self, layer: usize, k: &Tensor, v: &Tensor) -> Result<(Tensor, Tensor)> {
+        let needed = self.len + k.dim(2)?;
+        let slot = &mut self.self_kv[layer];
+        let kv = match slot.take() {
+            Some(kv) if kv.capacity() >= needed => kv,
+            Some(kv) => {
+                let capacity = (kv.capacity() * 2)
+                    .max(needed)
+                    .min(self.max_len.max(needed));
+                kv.grown(self.len, capacity)?
+            }
+            None => {
+                let capacity = FIRST_CACHE_CAPACITY
+                    .max(needed)
+                    .min(self.max_len.max(needed));
+                LayerKv::empty(k, capacity)?
+            }
+        };
+        let views = kv.append(k, v, self.len)?;
+        *slot = Some(kv);
+        Ok(views)
     }
 }
 
@@ -342,10 +425,11 @@ impl WhisperModel {
             .map(|layer| layer.cross_attn.keys_values(&audio))
             .collect::<Result<_>>()?;
         Ok(DecoderCache {
-            self_kv: vec![None; self.decoder.layers.len()],
+            self_kv: (0..self.decoder.layers.len()).map(|_| None).collect(),
             cross_kv,
             len: 0,
             rows,
+            max_len: self.config.max_target_positions,
         })
     }
 
@@ -374,12 +458,8 @@ impl WhisperModel {
         for (i, layer) in self.decoder.layers.iter().enumerate() {
             let h = layer.self_attn_ln.forward(&x)?;
             let (k, v) = layer.self_attn.keys_values(&h)?;
-            let (k, v) = match &cache.self_kv[i] {
-                Some((pk, pv)) => (Tensor::cat(&[pk, &k], 2)?, Tensor::cat(&[pv, &v], 2)?),
-                None => (k, v),
-            };
+            let (k, v) = cache.extend(i, &k, &v)?;
             x = (&x + layer.self_attn.attend(&h, &k, &v, mask.as_ref())?)?;
-            cache.self_kv[i] = Some((k, v));
             let h = layer.cross_attn_ln.forward(&x)?;
             let (ck, cv) = &cache.cross_kv[i];
             x = (&x + layer.cross_attn.attend(&h, ck, cv, None)?)?;
@@ -459,6 +539,87 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!(m.dtype(), DType::F16);
+    }
+
+    fn cache_for_one_layer(rows: usize, max_len: usize) -> DecoderCache {
+        let audio = Tensor::zeros((rows, 2, 3, 4), DType::F32, &Device::Cpu).unwrap();
+        DecoderCache {
+            self_kv: vec![None],
+            cross_kv: vec![(audio.clone(), audio)],
+            len: 0,
+            rows,
+            max_len,
+        }
+    }
+
+    #[test]
+    fn the_self_attention_cache_grows_in_place_and_keeps_every_token() {
+        let mut cache = cache_for_one_layer(2, 448);
+        let mut keys = Vec::new();
+        let mut capacities = Vec::new();
+        // A 5-token prompt, then one token at a time past two doublings.
+        for fresh in std::iter::once(5).chain(std::iter::repeat_n(1, 70)) {
+            let k = Tensor::randn(0f32, 1.0, (2, 3, fresh, 4), &Device::Cpu).unwrap();
+            let v = (&k * 2.0).unwrap();
+            let (all_k, all_v) = cache.extend(0, &k, &v).unwrap();
+            keys.push(k);
+            cache.len += fresh;
+            let expected = Tensor::cat(&keys, 2).unwrap();
+            assert_eq!(all_k.dims(), expected.dims());
+            let diff = (&all_k - &expected)
+                .unwrap()
+                .abs()
+                .unwrap()
+                .max_all()
+                .unwrap();
+            assert_eq!(diff.to_scalar::<f32>().unwrap(), 0.0);
+            let diff = (&all_v - (&expected * 2.0).unwrap())
+                .unwrap()
+                .abs()
+                .unwrap();
+            assert_eq!(diff.max_all().unwrap().to_scalar::<f32>().unwrap(), 0.0);
+            capacities.push(cache.self_kv[0].as_ref().unwrap().capacity());
+        }
+        capacities.dedup();
+        assert_eq!(capacities, [32, 64, 128]);
+    }
+
+    #[test]
+    fn the_cache_never_grows_past_the_decoders_positions() {
+        let mut cache = cache_for_one_layer(1, 40);
+        for fresh in [30, 5, 5] {
+            let k = Tensor::zeros((1, 3, fresh, 4), DType::F32, &Device::Cpu).unwrap();
+            cache.extend(0, &k, &k).unwrap();
+            cache.len += fresh;
+        }
+        assert_eq!(cache.self_kv[0].as_ref().unwrap().capacity(), 40);
+    }
+
+    #[test]
+    fn reordering_keeps_the_picked_rows_and_room_to_grow() {
+        let mut cache = cache_for_one_layer(2, 448);
+        let k = Tensor::new(&[1f32, 2.0], &Device::Cpu)
+            .unwrap()
+            .reshape((2, 1, 1, 1))
+            .unwrap()
+            .broadcast_as((2, 3, 3, 4))
+            .unwrap()
+            .contiguous()
+            .unwrap();
+        cache.extend(0, &k, &k).unwrap();
+        cache.len = 3;
+        cache.reorder(&[1, 1, 0]).unwrap();
+        assert_eq!(cache.rows(), 3);
+        let fresh = Tensor::full(9f32, (3, 3, 1, 4), &Device::Cpu).unwrap();
+        let (all_k, _) = cache.extend(0, &fresh, &fresh).unwrap();
+        let firsts: Vec<f32> = (0..3)
+            .map(|row| all_k.i((row, 0, 0, 0)).unwrap().to_scalar::<f32>().unwrap())
+            .collect();
+        assert_eq!(firsts, [2.0, 2.0, 1.0]);
+        assert_eq!(
+            all_k.i((2, 0, 3, 0)).unwrap().to_scalar::<f32>().unwrap(),
+            9.0
+        );
     }
 
     #[test]
