@@ -90,10 +90,18 @@ build-cuda: ui-build
 	tools/gpu/cuda-build.sh build -p bgm-studio -p bgm-models --bins --examples $(CUDA_FEATURES)
 	mkdir -p target/cuda && cp target/debug/bgm-studio $(CUDA_APP)
 
+# Clippy runs with cuDNN on top of CUDA (a superset of the CUDA build's code, and the only
+# place the cudnn feature is compiled, so it cannot rot). Then the first-device script's dry run
+# on the CPU with the tiny models, through the packaged (CUDA-built) gpu_bench: every part of
+# ours must report.
+CUDNN_FEATURES := --features "bgm-studio/cudnn bgm-studio/custom-protocol bgm-models/cudnn"
+FIRST_RUN_OUT := target/first-run-dry
 test-cuda: build-cuda
-	tools/gpu/cuda-build.sh clippy -p bgm-studio -p bgm-models --all-targets $(CUDA_FEATURES) -- -D warnings
+	tools/gpu/cuda-build.sh clippy -p bgm-studio -p bgm-models --all-targets $(CUDNN_FEATURES) -- -D warnings
 	BGM_CUDA_BINARY=$(abspath $(CUDA_APP)) $(CARGO) test --workspace --test cuda_build -- --ignored
 	BENCH_PROFILE=dev tools/gpu/bench.sh package
+	OUT=$(FIRST_RUN_OUT) BENCH_WEIGHTS=$(abspath target/first-run-weights) tools/gpu/first-run.sh --device cpu --tiny
+	tools/gpu/check-first-run.sh $(FIRST_RUN_OUT)
 
 # Every package the built app needs at run time (shared libraries, the preview's GStreamer
 # elements) must come from tools/install-deps.sh, not from a machine's history.

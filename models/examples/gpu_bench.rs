@@ -1,27 +1,39 @@
 //! The GPU benchmark's Rust side: the model work BGM Studio does on a GPU, timed on full-size
 //! random weights, printed as `key=value` lines that tools/gpu/bench.sh sets beside PyTorch's.
 //!
-//! `gpu_bench WEIGHTS_DIR [--parts whisper,unet,vae,generate] [--runs N] [--device cuda]`
-//! (`--parts load` only loads the models: a quick check of the folders, and their load times),
-//! where WEIGHTS_DIR is what `tools/gpu/reference.py weights` wrote (`sd15/`,
-//! `whisper-large-v3/`). Built by `tools/gpu/bench.sh build` (release, `--features cuda`).
+//! `gpu_bench WEIGHTS_DIR [--parts attention,whisper,unet,vae,generate] [--runs N]
+//! [--device cuda] [--seconds S] [--steps N]` (`--parts load` only loads the models: a quick
+//! check of the folders, and their load times), where WEIGHTS_DIR is what
+//! `tools/gpu/reference.py weights` wrote (`sd15/`, `whisper-large-v3/`), or any folder with
+//! those two in the same layouts (the first-run script's CPU dry run gives it the tiny test
+//! models: every shape below follows the loaded model's config). Built by
+//! `tools/gpu/bench.sh build` (release, `--features cuda`).
 //!
+//! - attention: our attention at the UNet's first-block and the VAE's mid-block shapes, in the
+//!   device's dtype with queries and keys as large as real weights make them, timed, with its
+//!   largest error against f32 on the CPU and its count of non-finite outputs.
 //! - Whisper large-v3: the encoder on a 30 s window, then 100 decoder steps with the KV cache
 //!   (a 3-token prompt, then fixed tokens, so the work does not depend on the random weights);
 //!   the real-time factor is 30 s over their sum.
 //! - UNet: one noise prediction at 2 rows (one guided candidate) and at 8 (four).
 //! - VAE: decoding 1 and 4 latents of a 512×512 image.
-//! - generate: four candidates of 60 s of music at the plan's default steps, spectrogram
-//!   images to audio included, as the pipeline's generate stage does it.
-//! - Peak GPU memory per part, from the driver's free-memory count sampled every 5 ms.
+//! - generate: four candidates of S seconds of music (default 60) at the plan's default steps,
+//!   spectrogram images to audio included, as the pipeline's generate stage does it, after one
+//!   untimed warm-up clip (as PyTorch's side has).
+//! - Peak GPU memory per part, twice: the driver's count of used memory sampled every 5 ms
+//!   (context and pool included, as nvidia-smi shows it) and the CUDA pool's own peak (what
+//!   the tensors held, as PyTorch's `max_memory_allocated` counts).
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
-use bgm_models::device::{gpu_memory, ComputeDevice, DevicePreference};
+use bgm_models::device::{
+    allocator_peak, gpu_memory, reset_allocator_peak, ComputeDevice, DevicePreference,
+};
 use bgm_models::emotion::{Emotion, Section, Timeline, TimelineOptions};
+use bgm_models::kernels::attention::scaled_dot_product_attention;
 use bgm_models::plan::{MusicPlan, PlanOptions};
 use bgm_models::riffusion::{generate_long, LongOptions, NoiseRng, RiffusionModel, SchedulerKind};
 use bgm_models::spectrogram::{
@@ -36,24 +48,31 @@ use candle_core::{DType, Device, Tensor};
 const PROMPT: [u32; 3] = [50258, 50259, 50360];
 const DECODE_STEPS: usize = 100;
 const WINDOW_SECONDS: f64 = 30.0;
-const MUSIC_SECONDS: f64 = 60.0;
+/// One Riffusion clip: 512 columns of 10 ms.
+const CLIP_SECONDS: f64 = 5.12;
 
 struct Args {
     dir: PathBuf,
     parts: Vec<String>,
     runs: usize,
     device: DevicePreference,
+    /// Seconds of music the generate part makes.
+    seconds: f64,
+    /// Diffusion steps of the generate part; the plan's default when absent.
+    steps: Option<usize>,
 }
 
 fn parse_args() -> Result<Args, String> {
     let mut args = std::env::args().skip(1);
     let mut parsed = Args {
         dir: PathBuf::new(),
-        parts: ["whisper", "unet", "vae", "generate"]
+        parts: ["attention", "whisper", "unet", "vae", "generate"]
             .map(String::from)
             .to_vec(),
         runs: 5,
         device: DevicePreference::Cuda,
+        seconds: 60.0,
+        steps: None,
     };
     while let Some(arg) = args.next() {
         let mut value = || args.next().ok_or(format!("{arg} needs a value"));
@@ -61,19 +80,30 @@ fn parse_args() -> Result<Args, String> {
             "--parts" => parsed.parts = value()?.split(',').map(String::from).collect(),
             "--runs" => parsed.runs = value()?.parse().map_err(|e| format!("--runs: {e}"))?,
             "--device" => parsed.device = value()?.parse().map_err(|e| format!("{e}"))?,
+            "--seconds" => {
+                parsed.seconds = value()?.parse().map_err(|e| format!("--seconds: {e}"))?
+            }
+            "--steps" => {
+                parsed.steps = Some(value()?.parse().map_err(|e| format!("--steps: {e}"))?)
+            }
             other if parsed.dir.as_os_str().is_empty() => parsed.dir = PathBuf::from(other),
             other => return Err(format!("unexpected argument {other}")),
         }
     }
     if parsed.dir.as_os_str().is_empty() {
-        return Err("usage: gpu_bench WEIGHTS_DIR [--parts ...] [--runs N] [--device D]".into());
+        return Err(
+            "usage: gpu_bench WEIGHTS_DIR [--parts ...] [--runs N] [--device D] \
+                    [--seconds S] [--steps N]"
+                .into(),
+        );
     }
     Ok(parsed)
 }
 
-/// The most GPU memory in use while it runs, from the driver's free count (so it includes the
-/// CUDA context and the allocator's cache, as nvidia-smi would show).
+/// The most GPU memory in use while it runs: from the driver's free count (so it includes the
+/// CUDA context and the pool's cache, as nvidia-smi would show), and the pool's own peak.
 struct PeakMemory {
+    device: Device,
     stop: Arc<AtomicBool>,
     peak: Arc<AtomicU64>,
     thread: Option<std::thread::JoinHandle<()>>,
@@ -81,32 +111,42 @@ struct PeakMemory {
 
 impl PeakMemory {
     fn start(device: &Device) -> Self {
+        reset_allocator_peak(device);
         let (stop, peak) = (
             Arc::new(AtomicBool::new(false)),
             Arc::new(AtomicU64::new(0)),
         );
-        let (device, stop_flag, peak_bytes) = (device.clone(), stop.clone(), peak.clone());
+        let (sampled, stop_flag, peak_bytes) = (device.clone(), stop.clone(), peak.clone());
         let thread = std::thread::spawn(move || {
             while !stop_flag.load(Ordering::Relaxed) {
-                if let Some(m) = gpu_memory(&device) {
+                if let Some(m) = gpu_memory(&sampled) {
                     peak_bytes.fetch_max(m.total - m.free, Ordering::Relaxed);
                 }
                 std::thread::sleep(std::time::Duration::from_millis(5));
             }
         });
         Self {
+            device: device.clone(),
             stop,
             peak,
             thread: Some(thread),
         }
     }
 
-    fn finish(mut self) -> f64 {
+    /// Reports `ours_peak_vram_{part}_mib` (driver) and `ours_peak_alloc_{part}_mib` (pool).
+    fn finish(mut self, part: &str) {
         self.stop.store(true, Ordering::Relaxed);
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }
-        self.peak.load(Ordering::Relaxed) as f64 / (1 << 20) as f64
+        const MIB: f64 = (1 << 20) as f64;
+        if gpu_memory(&self.device).is_some() {
+            let driver = self.peak.load(Ordering::Relaxed) as f64 / MIB;
+            report(&format!("ours_peak_vram_{part}_mib"), driver);
+        }
+        if let Some(pool) = allocator_peak(&self.device) {
+            report(&format!("ours_peak_alloc_{part}_mib"), pool as f64 / MIB);
+        }
     }
 }
 
@@ -178,41 +218,45 @@ fn whisper(dir: &Path, device: &ComputeDevice, runs: usize) {
     report("ours_whisper_encoder_s", encoder);
     report("ours_whisper_decode100_s", decode);
     report("ours_whisper_rtf", WINDOW_SECONDS / (encoder + decode));
-    report("ours_peak_vram_whisper_mib", peak.finish());
+    peak.finish("whisper");
 }
 
 fn unet(model: &RiffusionModel, runs: usize) {
     let device = &model.device.device;
     let mut rng = NoiseRng::new(1);
+    let channels = model.unet_settings.in_channels;
+    let text_width = model.unet_settings.config.cross_attention_dim;
     let peak = PeakMemory::start(device);
     for rows in [2usize, 8] {
-        let latents = rng.tensor(&[rows, 4, 64, 64], device).unwrap();
-        let hidden = rng.tensor(&[rows, 77, 768], device).unwrap();
+        let latents = rng.tensor(&[rows, channels, 64, 64], device).unwrap();
+        let hidden = rng.tensor(&[rows, 77, text_width], device).unwrap();
         let step = median_seconds(device, runs, || {
             model.predict_noise(&latents, 481.0, &hidden).expect("UNet");
         });
         report(&format!("ours_unet_rows{rows}_step_s"), step);
         report(&format!("ours_unet_rows{rows}_steps_per_s"), 1.0 / step);
     }
-    report("ours_peak_vram_unet_mib", peak.finish());
+    peak.finish("unet");
 }
 
 fn vae(model: &RiffusionModel, runs: usize) {
     let device = &model.device.device;
     let mut rng = NoiseRng::new(2);
+    let channels = model.latent_channels();
     let peak = PeakMemory::start(device);
     for images in [1usize, 4] {
-        let latents = rng.tensor(&[images, 4, 64, 64], device).unwrap();
+        let latents = rng.tensor(&[images, channels, 64, 64], device).unwrap();
         let seconds = median_seconds(device, runs, || {
             model.vae.decode_raw(&latents).expect("VAE decode");
         });
         report(&format!("ours_vae_decode{images}_s"), seconds);
     }
-    report("ours_peak_vram_vae_mib", peak.finish());
+    peak.finish("vae");
 }
 
-/// Two sections (joy, then sadness), so the music also morphs once, as a real video's would.
-fn sixty_second_plan() -> MusicPlan {
+/// `seconds` of music in two sections (joy, then sadness), so the music also morphs once, as
+/// a real video's would; one section when it is a single clip.
+fn plan_of(seconds: f64) -> MusicPlan {
     let section = |start: f64, end: f64, emotion: Emotion| Section {
         start,
         end,
@@ -221,22 +265,32 @@ fn sixty_second_plan() -> MusicPlan {
         segments: Vec::new(),
         user_emotion: None,
     };
+    let sections = if seconds <= CLIP_SECONDS {
+        vec![section(0.0, seconds, Emotion::Joy)]
+    } else {
+        let middle = seconds / 2.0;
+        vec![
+            section(0.0, middle, Emotion::Joy),
+            section(middle, seconds, Emotion::Sadness),
+        ]
+    };
     let timeline = Timeline {
-        duration: MUSIC_SECONDS,
+        duration: seconds,
         options: TimelineOptions::default(),
-        sections: vec![
-            section(0.0, 30.72, Emotion::Joy),
-            section(30.72, MUSIC_SECONDS, Emotion::Sadness),
-        ],
+        sections,
     };
     MusicPlan::from_timeline(&timeline, &PlanOptions::default()).expect("plan")
 }
 
-fn generate(model: &RiffusionModel) {
-    let plan = sixty_second_plan();
-    let options = LongOptions::from_plan(&plan, SchedulerKind::default());
+/// Four candidates of `seconds` of music as the generate stage makes them; the seconds the
+/// diffusion and VAE took, the seconds in all (with the audio), and the clips.
+fn generate_music(model: &RiffusionModel, seconds: f64, steps: Option<usize>) -> (f64, f64, usize) {
+    let plan = plan_of(seconds);
+    let mut options = LongOptions::from_plan(&plan, SchedulerKind::default());
+    if let Some(steps) = steps {
+        options.steps = steps;
+    }
     let converter = SpectrogramConverter::new(SpectrogramParams::default()).expect("converter");
-    let peak = PeakMemory::start(&model.device.device);
     let start = Instant::now();
     let music = generate_long(
         model,
@@ -258,11 +312,69 @@ fn generate(model: &RiffusionModel) {
             )
             .expect("spectrogram to audio");
     }
-    report("ours_generate_60s_steps", options.steps as f64);
-    report("ours_generate_60s_clips", music.clips.len() as f64);
-    report("ours_generate_60s_diffusion_s", diffusion);
-    report("ours_generate_60s_s", start.elapsed().as_secs_f64());
-    report("ours_peak_vram_generate_mib", peak.finish());
+    (diffusion, start.elapsed().as_secs_f64(), music.clips.len())
+}
+
+fn generate(model: &RiffusionModel, seconds: f64, steps: Option<usize>) {
+    // One clip first, untimed: kernels load and the pool fills, as PyTorch's warm-up clip.
+    generate_music(model, CLIP_SECONDS, steps);
+    let peak = PeakMemory::start(&model.device.device);
+    let (diffusion, total, clips) = generate_music(model, seconds, steps);
+    let steps = steps.unwrap_or(plan_of(seconds).steps as usize);
+    report("ours_generate_seconds", seconds);
+    report("ours_generate_steps", steps as f64);
+    report("ours_generate_clips", clips as f64);
+    report("ours_generate_diffusion_s", diffusion);
+    report("ours_generate_s", total);
+    peak.finish("generate");
+}
+
+/// Attention at the shapes the models run it, with q = k = `gain` × unit noise: a token's
+/// unscaled score with itself is `gain² × depth`, past f16's range as real activations make it.
+fn attention(device: &ComputeDevice, runs: usize) {
+    // (name, leading dims, tokens, depth, gain): the UNet's first block at 512×512 (2 rows × 8
+    // heads of 40 over 4,096 tokens) and the VAE's mid block (one 512-wide head).
+    let shapes = [
+        ("unet", [2usize, 8], 4096usize, 40usize, 48.0),
+        ("vae", [1, 1], 4096, 512, 12.0),
+    ];
+    let peak = PeakMemory::start(&device.device);
+    for (name, lead, tokens, depth, gain) in shapes {
+        let mut rng = NoiseRng::new(3);
+        let shape = [lead[0], lead[1], tokens, depth];
+        let qk = (rng.tensor(&shape, &Device::Cpu).unwrap() * gain).unwrap();
+        let v = rng.tensor(&shape, &Device::Cpu).unwrap();
+        let scale = (depth as f64).powf(-0.5);
+        let exact = scaled_dot_product_attention(&qk, &qk, &v, scale).expect("f32 attention");
+        let on_device = |t: &Tensor| t.to_device(&device.device)?.to_dtype(device.dtype);
+        let (q, v) = (on_device(&qk).unwrap(), on_device(&v).unwrap());
+        let mut out = None;
+        let seconds = median_seconds(&device.device, runs, || {
+            out = Some(scaled_dot_product_attention(&q, &q, &v, scale).expect("attention"));
+        });
+        let out = out
+            .expect("attention ran")
+            .to_dtype(DType::F32)
+            .and_then(|t| t.to_device(&Device::Cpu))
+            .unwrap();
+        let values = out.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+        let non_finite = values.iter().filter(|v| !v.is_finite()).count();
+        let error = (&out - &exact)
+            .and_then(|d| d.abs())
+            .and_then(|d| d.flatten_all())
+            .and_then(|d| d.to_vec1::<f32>())
+            .unwrap()
+            .into_iter()
+            .filter(|d| d.is_finite())
+            .fold(0f32, f32::max);
+        report(&format!("ours_attention_{name}_s"), seconds);
+        report(&format!("ours_attention_{name}_max_error"), error as f64);
+        report(
+            &format!("ours_attention_{name}_non_finite"),
+            non_finite as f64,
+        );
+    }
+    peak.finish("attention");
 }
 
 fn main() {
@@ -284,6 +396,9 @@ fn main() {
         report("gpu_total_mib", m.total as f64 / (1 << 20) as f64);
     }
     let wants = |part: &str| args.parts.iter().any(|p| p == part);
+    if wants("attention") {
+        attention(&device, args.runs);
+    }
     if wants("whisper") {
         whisper(&args.dir, &device, args.runs);
     } else if wants("load") {
@@ -306,7 +421,7 @@ fn main() {
             vae(&model, args.runs);
         }
         if wants("generate") {
-            generate(&model);
+            generate(&model, args.seconds, args.steps);
         }
     }
     // Keep f16 honest: the weights really are half precision on a GPU.

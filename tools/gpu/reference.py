@@ -4,7 +4,9 @@
   reference.py weights DIR --bpe models/tests/fixtures/riffusion/bpe_simple_vocab_16e6.txt.gz
       DIR/sd15/              Stable Diffusion 1.5, diffusers layout, random float16 safetensors
       DIR/whisper-large-v3/  Whisper large-v3, transformers layout, random float16 safetensors
-  reference.py bench DIR [--parts unet,vae,whisper,generate] [--device cuda] [--runs 5]
+  reference.py weights DIR --models sd15 (or whisper): one of the two
+  reference.py bench DIR [--parts attention,unet,vae,whisper,generate] [--device cuda] [--runs 5]
+      [--seconds 60] (the generate part's music: ceil(seconds / 5.12) clips)
 
 No network at run time. The weights are drawn on the CPU from fixed seeds, so one torch version
 writes the same files on any machine; their scale is the libraries' default initialisation,
@@ -14,7 +16,9 @@ bench runs float16 on CUDA (float32 with --device cpu, for smoke tests), SDPA at
 matmuls allowed, under torch.inference_mode. Each measurement is the median of --runs runs after
 one warm-up, with the device synchronised around every run, printed as one `key=value` line on
 stdout (seconds unless the key says otherwise); notes go to stderr. On CUDA each part also prints
-its peak allocated memory, and its model is freed before the next part loads.
+its peak memory twice: the allocator's (max_memory_allocated) and the driver's count of used
+memory sampled every 5 ms (context and cache included, as gpu_bench's first figure), and its
+model is freed before the next part loads.
 """
 
 import argparse
@@ -24,6 +28,7 @@ import math
 import pathlib
 import statistics
 import sys
+import threading
 import time
 
 import numpy as np
@@ -45,7 +50,7 @@ REPO = pathlib.Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "tools" / "parity" / "riffusion"))
 from make_fixtures import SCHEDULER_CONFIG, clip_vocab, sd15_text_encoder, write_tokenizer_files  # noqa: E402
 
-PARTS = ("unet", "vae", "whisper", "generate")
+PARTS = ("attention", "unet", "vae", "whisper", "generate")
 LATENT = (4, 64, 64)  # one 512x512 image
 TEXT_STATES = (77, 768)
 TIMESTEP = 481
@@ -57,6 +62,8 @@ WHISPER_TOKENS = [220 + i for i in range(97)]
 WHISPER_LENGTH = len(WHISPER_PROMPT) + len(WHISPER_TOKENS)
 GENERATE_SECONDS = 60
 CLIP_SECONDS = 5.12
+# gpu_bench's attention shapes: (name, leading dims, tokens, depth, gain of q = k).
+ATTENTION_SHAPES = [("unet", (2, 8), 4096, 40, 48.0), ("vae", (1, 1), 4096, 512, 12.0)]
 SPECIAL_TOKENS = {
     "bos_token": "<|startoftext|>", "eos_token": "<|endoftext|>",
     "pad_token": "<|endoftext|>", "unk_token": "<|endoftext|>",
@@ -142,7 +149,13 @@ def folder_mib(folder):
 
 def cmd_weights(args):
     root = pathlib.Path(args.dir)
-    for name, write in (("sd15", lambda f: write_sd15(f, args.bpe)), ("whisper-large-v3", write_whisper)):
+    writers = {"sd15": ("sd15", lambda f: write_sd15(f, args.bpe)), "whisper": ("whisper-large-v3", write_whisper)}
+    for model in args.models.split(","):
+        if model not in writers:
+            raise SystemExit(f"unknown model {model}; choose from {','.join(writers)}")
+        if model == "sd15" and not args.bpe:
+            raise SystemExit("--bpe is needed to write sd15's tokenizer")
+        name, write = writers[model]
         start = time.perf_counter()
         write(root / name)
         note(f"wrote {root / name} ({folder_mib(root / name):.0f} MiB) in {time.perf_counter() - start:.0f} s")
@@ -252,8 +265,39 @@ def bench_whisper(b):
     emit("torch_whisper_rtf", 30.0 / (encoder_s + decode_s))
 
 
+class DriverPeak:
+    """The most memory the driver counts as used while the part runs, sampled every 5 ms."""
+    def __init__(self, device):
+        self.device, self.peak, self.done = device, 0, threading.Event()
+        self.thread = threading.Thread(target=self.sample, daemon=True)
+        self.thread.start()
+    def sample(self):
+        while not self.done.is_set():
+            free, total = torch.cuda.mem_get_info(self.device)
+            self.peak = max(self.peak, total - free)
+            time.sleep(0.005)
+    def finish(self):
+        self.done.set()
+        self.thread.join()
+        return self.peak
+def bench_attention(b):
+    """SDPA at gpu_bench's shapes, q = k = gain x unit noise, against float32 on the CPU."""
+    import torch.nn.functional as F
+    for name, lead, tokens, depth, gain in ATTENTION_SHAPES:
+        g = torch.Generator().manual_seed(3)
+        qk = torch.randn(*lead, tokens, depth, generator=g) * gain
+        v = torch.randn(*lead, tokens, depth, generator=g)
+        exact = F.scaled_dot_product_attention(qk, qk, v)
+        q, vd = qk.to(b.device, b.dtype), v.to(b.device, b.dtype)
+        seconds, out = b.median_s(lambda: F.scaled_dot_product_attention(q, q, vd))
+        out = out.float().cpu()
+        finite = torch.isfinite(out)
+        emit(f"torch_attention_{name}_s", seconds)
+        emit(f"torch_attention_{name}_max_error", (out - exact).abs()[finite].max().item())
+        emit(f"torch_attention_{name}_non_finite", (~finite).sum().item())
 def bench_generate(b, clips, steps):
-    """Four candidates of 60 s of music: one 4-prompt txt2img call plus a VAE decode per clip."""
+    """Four candidates of clips x 5.12 s of music: one 4-prompt txt2img call plus a VAE decode
+    per clip, after one warm-up clip."""
     pipe = StableDiffusionPipeline.from_pretrained(
         b.root / "sd15", dtype=b.dtype, safety_checker=None, requires_safety_checker=False
     )
@@ -276,8 +320,9 @@ def bench_generate(b, clips, steps):
     for seed in range(clips):
         clip(seed)
     b.sync()
-    emit("torch_generate_60s_s", time.perf_counter() - start)
-    emit("torch_generate_60s_clips", clips)
+    emit("torch_generate_s", time.perf_counter() - start)
+    emit("torch_generate_clips", clips)
+    emit("torch_generate_seconds", clips * CLIP_SECONDS)
 
 
 def cmd_bench(args):
@@ -292,21 +337,25 @@ def cmd_bench(args):
         note(f"{torch.cuda.get_device_name(b.device)}, CUDA {torch.version.cuda}")
     note(f"torch {torch.__version__}, {b.dtype}, {b.runs} runs after one warm-up")
     rows = [int(r) for r in args.rows.split(",")]
+    clips = math.ceil(args.seconds / CLIP_SECONDS - 1e-9)
     jobs = {
+        "attention": lambda: bench_attention(b),
         "unet": lambda: bench_unet(b, rows),
         "vae": lambda: bench_vae(b),
         "whisper": lambda: bench_whisper(b),
-        "generate": lambda: bench_generate(b, args.clips, args.steps),
+        "generate": lambda: bench_generate(b, clips, args.steps),
     }
     with torch.inference_mode():
         for part in parts:
             if b.cuda:
                 torch.cuda.reset_peak_memory_stats(b.device)
+                driver = DriverPeak(b.device)
             jobs[part]()
             # The part's model went out of scope with its function: collect it before the next.
             gc.collect()
             if b.cuda:
-                emit(f"torch_peak_vram_{part}_mib", torch.cuda.max_memory_allocated(b.device) / 2**20)
+                emit(f"torch_peak_alloc_{part}_mib", torch.cuda.max_memory_allocated(b.device) / 2**20)
+                emit(f"torch_peak_vram_{part}_mib", driver.finish() / 2**20)
                 torch.cuda.empty_cache()
 
 
@@ -315,7 +364,8 @@ def main():
     sub = ap.add_subparsers(dest="command", required=True)
     w = sub.add_parser("weights", help="write random-weight SD 1.5 and Whisper large-v3 to DIR")
     w.add_argument("dir")
-    w.add_argument("--bpe", required=True, help="CLIP's bpe_simple_vocab_16e6.txt.gz")
+    w.add_argument("--bpe", help="CLIP's bpe_simple_vocab_16e6.txt.gz (for sd15)")
+    w.add_argument("--models", default="sd15,whisper", help="comma-separated, of sd15,whisper")
     w.set_defaults(run=cmd_weights)
     bp = sub.add_parser("bench", help="time the parts on the weights in DIR")
     bp.add_argument("dir")
@@ -323,9 +373,8 @@ def main():
     bp.add_argument("--device", default="cuda", help="cuda (float16) or cpu (float32, smoke tests)")
     bp.add_argument("--runs", type=int, default=5)
     bp.add_argument("--rows", default="2,8", help="UNet batch sizes")
-    # Smoke tests only: a shorter generate than the 60 s the key names.
-    bp.add_argument("--clips", type=int, default=math.ceil(GENERATE_SECONDS / CLIP_SECONDS), help=argparse.SUPPRESS)
-    bp.add_argument("--steps", type=int, default=25, help=argparse.SUPPRESS)
+    bp.add_argument("--seconds", type=float, default=GENERATE_SECONDS, help="music the generate part makes")
+    bp.add_argument("--steps", type=int, default=25, help="diffusion steps of the generate part")
     bp.set_defaults(run=cmd_bench)
     args = ap.parse_args()
     args.run(args)
