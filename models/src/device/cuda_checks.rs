@@ -32,10 +32,7 @@ pub struct LoadedLibrary {
 
 /// The first of `candidates` (in the order cudarc tries them) that `loads`: the one cudarc
 /// would open.
-pub fn first_loadable<'a>(
-    candidates: &'a [String],
-    mut loads: impl FnMut(&str) -> bool,
-) -> Option<&'a str> {
+pub fn first_loadable(candidates: &[String], mut loads: impl FnMut(&str) -> bool) -> Option<&str> {
     candidates
         .iter()
         .map(String::as_str)

@@ -307,10 +307,8 @@ impl DecoderCache {
         };
         let index = Tensor::new(sources, first.0.device())?;
         let pick = |t: &Tensor| t.index_select(&index, 0);
-        for slot in self.self_kv.iter_mut() {
-            if let Some(kv) = slot {
-                *kv = kv.reordered(&index)?;
-            }
+        for kv in self.self_kv.iter_mut().flatten() {
+            *kv = kv.reordered(&index)?;
         }
         if sources.len() != self.rows {
             for slot in self.cross_kv.iter_mut() {
