@@ -10,6 +10,7 @@ pub mod riffusion;
 pub mod seed;
 pub mod separation;
 pub mod spectrogram;
+pub mod stable_audio;
 pub mod stt;
 pub mod task;
 pub mod weights;

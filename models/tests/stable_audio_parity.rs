@@ -1,0 +1,225 @@
+//! Stable Audio 3's DiT against the reference code (stable-audio-3 636f906) on a tiny random
+//! model of the same architecture, loaded from the published layout (`model_config.json`,
+//! `model.safetensors` with `model.model.*`). Fixtures: tools/parity/stable_audio/make_fixtures.py.
+
+use std::path::PathBuf;
+
+use bgm_models::stable_audio::{DiffusionTransformer, DitConfig, DitInputs};
+use candle_core::{DType, Device, Tensor};
+use serde_json::Value;
+
+fn fixtures() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/stable_audio")
+}
+
+fn fixture(name: &str) -> Tensor {
+    let manifest: Value =
+        serde_json::from_str(&std::fs::read_to_string(fixtures().join("manifest.json")).unwrap())
+            .unwrap();
+    let shape: Vec<usize> = manifest[name]["shape"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{name} is not in the manifest"))
+        .iter()
+        .map(|d| d.as_u64().unwrap() as usize)
+        .collect();
+    let bytes = std::fs::read(fixtures().join(name)).unwrap();
+    let values: Vec<f32> = bytes
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect();
+    Tensor::from_vec(values, shape, &Device::Cpu).unwrap()
+}
+
+fn load(dtype: DType) -> DiffusionTransformer {
+    let dir = fixtures().join("dit");
+    let config = DitConfig::from_model_config(&dir.join("model_config.json")).unwrap();
+    let vb =
+        bgm_models::weights::var_builder(&[dir.join("model.safetensors")], dtype, &Device::Cpu)
+            .unwrap();
+    DiffusionTransformer::load(&config, vb.pp("model.model")).unwrap()
+}
+
+fn max_abs_diff(a: &Tensor, b: &Tensor) -> f32 {
+    assert_eq!(a.dims(), b.dims());
+    (a - b)
+        .unwrap()
+        .abs()
+        .unwrap()
+        .max_all()
+        .unwrap()
+        .to_scalar()
+        .unwrap()
+}
+
+struct Case {
+    latents: Tensor,
+    times: Vec<f32>,
+    context: Tensor,
+    global: Tensor,
+    local: Tensor,
+    padding: Tensor,
+}
+
+fn case() -> Case {
+    Case {
+        latents: fixture("dit_x.f32"),
+        times: fixture("dit_t.f32").to_vec1().unwrap(),
+        context: fixture("dit_context.f32"),
+        global: fixture("dit_global.f32"),
+        local: fixture("dit_local.f32"),
+        padding: fixture("dit_padding.f32"),
+    }
+}
+
+#[test]
+fn one_forward_with_the_inpaint_inputs_and_padding_matches_the_reference() {
+    let model = load(DType::F32);
+    let c = case();
+    let out = model
+        .forward(&DitInputs {
+            latents: &c.latents,
+            times: &c.times,
+            context: &c.context,
+            global: &c.global,
+            local: Some(&c.local),
+            padding: Some(&c.padding),
+        })
+        .unwrap();
+    let expected = fixture("dit_out_inpaint.f32");
+    let err = max_abs_diff(&out, &expected);
+    println!("DiT with inpaint inputs and padding: max abs error {err:.3e}");
+    assert!(err < 5e-5, "{err}");
+}
+
+#[test]
+fn one_forward_without_inpainting_matches_the_reference() {
+    // Text-to-audio: the inpaint inputs are zeros, which still pass through their MLP.
+    let model = load(DType::F32);
+    let c = case();
+    let out = model
+        .forward(&DitInputs {
+            latents: &c.latents,
+            times: &c.times,
+            context: &c.context,
+            global: &c.global,
+            local: None,
+            padding: None,
+        })
+        .unwrap();
+    let expected = fixture("dit_out_plain.f32");
+    let err = max_abs_diff(&out, &expected);
+    println!("DiT without inpainting: max abs error {err:.3e}");
+    assert!(err < 5e-5, "{err}");
+    // The inpaint inputs matter: the other fixture's output differs.
+    assert!(max_abs_diff(&out, &fixture("dit_out_inpaint.f32")) > 1e-3);
+}
+
+#[test]
+fn half_precision_stays_close_to_the_reference() {
+    let model = load(DType::F16);
+    let c = case();
+    let out = model
+        .forward(&DitInputs {
+            latents: &c.latents,
+            times: &c.times,
+            context: &c.context,
+            global: &c.global,
+            local: Some(&c.local),
+            padding: Some(&c.padding),
+        })
+        .unwrap();
+    let expected = fixture("dit_out_inpaint.f32");
+    let scale: f32 = expected
+        .abs()
+        .unwrap()
+        .max_all()
+        .unwrap()
+        .to_scalar()
+        .unwrap();
+    let err = max_abs_diff(&out, &expected);
+    println!("DiT in f16: max abs error {err:.3e} (outputs up to {scale:.3})");
+    assert!(err < 2e-2 * scale, "{err}");
+}
+
+/// A weight source with the full-size small-music checkpoint's names and shapes (listed by the
+/// reference's own modules, `full_size_keys.tsv`) and no data: every tensor is a zero-strided
+/// view, so the 459 M parameters cost nothing. It records what the loader asked for.
+#[derive(Clone)]
+struct FullSizeLayout {
+    shapes: std::sync::Arc<std::collections::HashMap<String, Vec<usize>>>,
+    asked: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl FullSizeLayout {
+    fn read() -> Self {
+        let text = std::fs::read_to_string(fixtures().join("full_size_keys.tsv")).unwrap();
+        let shapes = text
+            .lines()
+            .filter(|line| !line.starts_with('#') && !line.trim().is_empty())
+            .map(|line| {
+                let (name, shape) = line.split_once('\t').unwrap();
+                let dims = shape
+                    .trim_matches(|c| c == '(' || c == ')')
+                    .split(',')
+                    .filter(|d| !d.trim().is_empty())
+                    .map(|d| d.trim().parse().unwrap())
+                    .collect();
+                (name.to_string(), dims)
+            })
+            .collect();
+        Self {
+            shapes: std::sync::Arc::new(shapes),
+            asked: Default::default(),
+        }
+    }
+}
+
+impl candle_nn::var_builder::SimpleBackend for FullSizeLayout {
+    fn get(
+        &self,
+        shape: candle_core::Shape,
+        name: &str,
+        _: candle_nn::Init,
+        dtype: DType,
+        device: &Device,
+    ) -> candle_core::Result<Tensor> {
+        let Some(expected) = self.shapes.get(name) else {
+            candle_core::bail!("{name} is not in the full-size checkpoint");
+        };
+        if expected.as_slice() != shape.dims() {
+            candle_core::bail!(
+                "{name}: the checkpoint has {expected:?}, the loader asked for {shape:?}"
+            );
+        }
+        self.asked.lock().unwrap().push(name.to_string());
+        Tensor::zeros(1, dtype, device)?.broadcast_as(shape)
+    }
+
+    fn get_unchecked(&self, name: &str, _: DType, _: &Device) -> candle_core::Result<Tensor> {
+        candle_core::bail!("{name}: the loader must state every shape")
+    }
+
+    fn contains_tensor(&self, name: &str) -> bool {
+        self.shapes.contains_key(name)
+    }
+}
+
+#[test]
+fn the_full_size_small_model_loads_every_dit_parameter_with_its_shape() {
+    let layout = FullSizeLayout::read();
+    let backend: Box<dyn candle_nn::var_builder::SimpleBackend> = Box::new(layout.clone());
+    let vb = candle_nn::VarBuilder::from_backend(backend, DType::F32, Device::Cpu);
+    DiffusionTransformer::load(&DitConfig::small(), vb.pp("model.model")).unwrap();
+    let asked: std::collections::HashSet<String> =
+        layout.asked.lock().unwrap().iter().cloned().collect();
+    let missed: Vec<&String> = layout
+        .shapes
+        .keys()
+        .filter(|name| name.starts_with("model.model.") && !asked.contains(*name))
+        .collect();
+    assert!(
+        missed.is_empty(),
+        "parameters the DiT never loads: {missed:?}"
+    );
+    assert_eq!(asked.len(), 438, "the DiT's 438 tensors");
+}
