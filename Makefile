@@ -139,6 +139,7 @@ bench: whisper-base
 	BGM_WHISPER_BASE_DIR=$(abspath $(WHISPER_BASE_DIR)) $(CARGO) bench -p bgm-models --bench transcribe
 	$(CARGO) bench -p bgm-models --bench riffusion
 	$(CARGO) bench -p bgm-models --bench separation
+	$(CARGO) bench -p bgm-models --bench stable_audio
 
 clean:
 	$(CARGO) clean
