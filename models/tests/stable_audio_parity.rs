@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use bgm_models::stable_audio::{
     pingpong_schedule, sample_pingpong, Conditioning, DiffusionTransformer, DitConfig, DitInputs,
-    DurationEmbedder, DEFAULT_STEPS,
+    DurationEmbedder, T5GemmaConfig, T5GemmaEncoder, DEFAULT_STEPS,
 };
 use candle_core::{DType, Device, Tensor};
 use serde_json::Value;
@@ -15,7 +15,8 @@ fn fixtures() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/stable_audio")
 }
 
-fn fixture(name: &str) -> Tensor {
+/// A fixture file's little-endian 4-byte values and its shape from the manifest.
+fn raw_fixture(name: &str) -> (Vec<[u8; 4]>, Vec<usize>) {
     let manifest: Value =
         serde_json::from_str(&std::fs::read_to_string(fixtures().join("manifest.json")).unwrap())
             .unwrap();
@@ -26,9 +27,25 @@ fn fixture(name: &str) -> Tensor {
         .map(|d| d.as_u64().unwrap() as usize)
         .collect();
     let bytes = std::fs::read(fixtures().join(name)).unwrap();
-    let values: Vec<f32> = bytes
+    let words = bytes
         .chunks_exact(4)
-        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .map(|b| [b[0], b[1], b[2], b[3]])
+        .collect();
+    (words, shape)
+}
+
+fn fixture(name: &str) -> Tensor {
+    let (words, shape) = raw_fixture(name);
+    let values: Vec<f32> = words.into_iter().map(f32::from_le_bytes).collect();
+    Tensor::from_vec(values, shape, &Device::Cpu).unwrap()
+}
+
+/// An i32 fixture (token ids, masks) as u32.
+fn ids_fixture(name: &str) -> Tensor {
+    let (words, shape) = raw_fixture(name);
+    let values: Vec<u32> = words
+        .into_iter()
+        .map(|w| i32::from_le_bytes(w) as u32)
         .collect();
     Tensor::from_vec(values, shape, &Device::Cpu).unwrap()
 }
@@ -294,4 +311,31 @@ fn a_whole_eight_step_sampling_loop_matches_the_reference() {
     let err = max_abs_diff(&result, &fixture("loop_result.f32"));
     println!("8-step ping-pong loop: max abs error {err:.3e}");
     assert!(err < 1e-5, "{err}");
+}
+
+fn t5gemma(softcap: bool) -> T5GemmaEncoder {
+    let dir = fixtures().join("t5gemma");
+    let config = T5GemmaConfig::from_file(&dir.join("config.json")).unwrap();
+    let vb = bgm_models::weights::var_builder(
+        &[dir.join("model.safetensors")],
+        DType::F32,
+        &Device::Cpu,
+    )
+    .unwrap();
+    T5GemmaEncoder::load(&config, softcap, vb).unwrap()
+}
+
+#[test]
+fn the_t5gemma_encoder_matches_transformers_with_and_without_the_soft_cap() {
+    let (ids, mask) = (ids_fixture("t5_ids.i32"), ids_fixture("t5_mask.i32"));
+    for (softcap, expected) in [(true, "t5_out_softcap.f32"), (false, "t5_out_plain.f32")] {
+        let out = t5gemma(softcap).forward(&ids, &mask).unwrap();
+        let expected = fixture(expected);
+        let err = max_abs_diff(&out, &expected);
+        println!("T5Gemma encoder, soft-cap {softcap}: max abs error {err:.3e}");
+        assert!(err < 2e-5, "soft-cap {softcap}: {err}");
+    }
+    // The two references differ by more than either error: the switch is really tested.
+    let apart = max_abs_diff(&fixture("t5_out_softcap.f32"), &fixture("t5_out_plain.f32"));
+    assert!(apart > 1e-4, "{apart}");
 }

@@ -1,8 +1,9 @@
 //! Stable Audio 3 (Stability AI, github.com/Stability-AI/stable-audio-3, read at 636f906): the
 //! music engine that makes full-band stereo. This module is being ported part by part (issue
 //! 30; docs/stable-audio-3-port.md says what the reference computes). Here so far: the
-//! diffusion transformer, the duration and timestep conditioning, and the post-trained
-//! model's sampler, read from the published `model_config.json` + `model.safetensors`.
+//! diffusion transformer, the duration and timestep conditioning, the post-trained model's
+//! sampler (read from the published `model_config.json` + `model.safetensors`), and the
+//! T5Gemma text encoder.
 
 mod config;
 mod dit;
@@ -10,6 +11,7 @@ mod duration;
 mod error;
 mod fourier;
 mod sampler;
+mod t5gemma;
 
 pub use config::DitConfig;
 pub use dit::{DiffusionTransformer, DitInputs};
@@ -20,3 +22,4 @@ pub use sampler::{
     pingpong_schedule, sample_pingpong, Conditioning, LatentLength, DEFAULT_STEPS, MAX_FRAMES,
     SAMPLES_PER_FRAME, SAMPLE_RATE,
 };
+pub use t5gemma::{T5GemmaConfig, T5GemmaEncoder};
