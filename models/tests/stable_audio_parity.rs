@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use bgm_models::stable_audio::{
     pingpong_schedule, sample_pingpong, Conditioning, DiffusionTransformer, DitConfig, DitInputs,
-    DurationEmbedder, T5GemmaConfig, T5GemmaEncoder, DEFAULT_STEPS,
+    DurationEmbedder, SameConfig, SameDecoder, T5GemmaConfig, T5GemmaEncoder, DEFAULT_STEPS,
 };
 use candle_core::{DType, Device, Tensor};
 use serde_json::Value;
@@ -338,4 +338,86 @@ fn the_t5gemma_encoder_matches_transformers_with_and_without_the_soft_cap() {
     // The two references differ by more than either error: the switch is really tested.
     let apart = max_abs_diff(&fixture("t5_out_softcap.f32"), &fixture("t5_out_plain.f32"));
     assert!(apart > 1e-4, "{apart}");
+}
+
+#[test]
+fn the_same_s_decoder_matches_the_reference() {
+    let dir = fixtures().join("same");
+    let (config, prefix) = SameConfig::from_model_config(&dir.join("model_config.json")).unwrap();
+    assert_eq!(prefix, "", "SAME-S's own layout has no prefix");
+    assert_eq!(
+        (config.stride, config.depth, config.mapping_kernel),
+        (16, 2, 3)
+    );
+    let vb = bgm_models::weights::var_builder(
+        &[dir.join("model.safetensors")],
+        DType::F32,
+        &Device::Cpu,
+    )
+    .unwrap();
+    let decoder = SameDecoder::load(&config, vb).unwrap();
+    let audio = decoder.decode(&fixture("same_latents.f32"), None).unwrap();
+    let expected = fixture("same_audio.f32");
+    let scale: f32 = expected
+        .abs()
+        .unwrap()
+        .max_all()
+        .unwrap()
+        .to_scalar()
+        .unwrap();
+    let err = max_abs_diff(&audio, &expected);
+    println!(
+        "SAME-S decode, 2 rows of 6 frames: max abs error {err:.3e} (samples up to {scale:.3})"
+    );
+    assert!(err < 1e-5, "{err}");
+}
+
+#[test]
+fn the_full_size_same_s_decoder_loads_every_parameter_with_its_shape() {
+    let layout = FullSizeLayout::read();
+    let backend: Box<dyn candle_nn::var_builder::SimpleBackend> = Box::new(layout.clone());
+    let vb = candle_nn::VarBuilder::from_backend(backend, DType::F32, Device::Cpu);
+    let decoder = SameDecoder::load(&SameConfig::small(), vb.pp("pretransform.model")).unwrap();
+    assert_eq!(decoder.config().samples_per_frame(), 4096);
+    let asked: std::collections::HashSet<String> =
+        layout.asked.lock().unwrap().iter().cloned().collect();
+    let missed: Vec<&String> = layout
+        .shapes
+        .keys()
+        .filter(|name| name.starts_with("pretransform.model.decoder.") && !asked.contains(*name))
+        .collect();
+    assert!(
+        missed.is_empty(),
+        "decoder parameters never loaded: {missed:?}"
+    );
+    assert!(asked.contains("pretransform.model.bottleneck.running_std"));
+}
+
+#[test]
+fn the_decoders_noise_goes_where_the_config_says() {
+    let dir = fixtures().join("same");
+    let (mut config, _) = SameConfig::from_model_config(&dir.join("model_config.json")).unwrap();
+    config.mask_noise = 0.01;
+    config.noise_regularize = true;
+    let vb = bgm_models::weights::var_builder(
+        &[dir.join("model.safetensors")],
+        DType::F32,
+        &Device::Cpu,
+    )
+    .unwrap();
+    let decoder = SameDecoder::load(&config, vb).unwrap();
+    let latents = fixture("same_latents.f32");
+    let quiet = decoder.decode(&latents, None).unwrap();
+    // Zero noise: the deterministic decode; the draws are the latents' and the new tokens'.
+    let mut shapes = Vec::new();
+    let mut zeros = |shape: &[usize]| {
+        shapes.push(shape.to_vec());
+        Tensor::zeros(shape, DType::F32, &Device::Cpu)
+    };
+    let with_zeros = decoder.decode(&latents, Some(&mut zeros)).unwrap();
+    assert_eq!(max_abs_diff(&with_zeros, &quiet), 0.0);
+    assert_eq!(shapes, [vec![2, 16, 6], vec![12, 16, 128]]);
+    let mut ones = |shape: &[usize]| Tensor::ones(shape, DType::F32, &Device::Cpu);
+    let noisy = decoder.decode(&latents, Some(&mut ones)).unwrap();
+    assert!(max_abs_diff(&noisy, &quiet) > 1e-4);
 }

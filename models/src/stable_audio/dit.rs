@@ -81,7 +81,7 @@ impl Mlp {
 }
 
 /// Rotary position angles for the self-attention: cos and sin `[N, rotary_dim / 2]` in f32.
-struct Rotary {
+pub(super) struct Rotary {
     cos: Tensor,
     sin: Tensor,
 }
@@ -89,7 +89,7 @@ struct Rotary {
 impl Rotary {
     /// Positions `0..tokens` (the first memory token is 0) with the checkpoint's inverse
     /// frequencies.
-    fn new(inv_freq: &Tensor, tokens: usize) -> Result<Self> {
+    pub(super) fn new(inv_freq: &Tensor, tokens: usize) -> Result<Self> {
         let positions =
             Tensor::arange(0u32, tokens as u32, inv_freq.device())?.to_dtype(DType::F32)?;
         let angles = positions
@@ -104,7 +104,7 @@ impl Rotary {
     /// Rotates the first `2 × cos.dim(1)` dimensions of each head of `x` `[B, H, N, D]` in the
     /// half-rotated layout (the second half of the rotated part against the first), in f32;
     /// the rest pass through.
-    fn apply(&self, x: &Tensor) -> Result<Tensor> {
+    pub(super) fn apply(&self, x: &Tensor) -> Result<Tensor> {
         let dtype = x.dtype();
         let rotated = 2 * self.cos.dim(1)?;
         let depth = x.dim(D::Minus1)?;

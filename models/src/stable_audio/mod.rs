@@ -2,14 +2,15 @@
 //! music engine that makes full-band stereo. This module is being ported part by part (issue
 //! 30; docs/stable-audio-3-port.md says what the reference computes). Here so far: the
 //! diffusion transformer, the duration and timestep conditioning, the post-trained model's
-//! sampler (read from the published `model_config.json` + `model.safetensors`), and the
-//! T5Gemma text encoder.
+//! sampler (read from the published `model_config.json` + `model.safetensors`), the T5Gemma
+//! text encoder, and SAME-S's decoder from latents to stereo audio.
 
 mod config;
 mod dit;
 mod duration;
 mod error;
 mod fourier;
+mod same;
 mod sampler;
 mod t5gemma;
 
@@ -18,6 +19,7 @@ pub use dit::{DiffusionTransformer, DitInputs};
 pub use duration::{DurationEmbedder, MAX_SECONDS};
 pub use error::{Result, StableAudioError};
 pub use fourier::expo_fourier_features;
+pub use same::{NoiseSource, SameConfig, SameDecoder};
 pub use sampler::{
     pingpong_schedule, sample_pingpong, Conditioning, LatentLength, DEFAULT_STEPS, MAX_FRAMES,
     SAMPLES_PER_FRAME, SAMPLE_RATE,
