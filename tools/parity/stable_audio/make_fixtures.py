@@ -4,7 +4,7 @@
 Builds a tiny random DiffusionTransformer with the reference code of
 github.com/Stability-AI/stable-audio-3 at 636f906 (SA3_SRC points at a checkout), the same
 architecture as the small-music model but narrow (128 wide, 2 layers, 2 heads of 64 so that
-RoPE covers 32 dimensions as at full size, 8 memory tokens), and writes:
+RoPE covers 32 dimensions as at full size, 8 memory tokens, a 2x feed-forward), and writes:
 
   dit/model_config.json   the published config layout ({"model": {"io_channels", "diffusion":
                           {"config": {...}}}}) with the tiny sizes
@@ -47,6 +47,8 @@ CONFIG = {
     "global_cond_type": "adaLN", "timestep_features_type": "expo", "timestep_features_dim": 256,
     "num_memory_tokens": 8, "attn_kwargs": {"qk_norm": "rms"}, "norm_type": "rms_norm",
     "diffusion_objective": "rf_denoiser",
+    # A narrower feed-forward than the real 4x keeps the committed weights small.
+    "ff_kwargs": {"mult": 2},
 }
 
 
