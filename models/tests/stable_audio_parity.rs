@@ -6,7 +6,8 @@ use std::path::PathBuf;
 
 use bgm_models::stable_audio::{
     pingpong_schedule, sample_pingpong, Conditioning, DiffusionTransformer, DitConfig, DitInputs,
-    DurationEmbedder, SameConfig, SameDecoder, T5GemmaConfig, T5GemmaEncoder, DEFAULT_STEPS,
+    DurationEmbedder, PromptConditioner, SameConfig, SameDecoder, T5GemmaConfig, T5GemmaEncoder,
+    DEFAULT_STEPS,
 };
 use candle_core::{DType, Device, Tensor};
 use serde_json::Value;
@@ -420,4 +421,110 @@ fn the_decoders_noise_goes_where_the_config_says() {
     let mut ones = |shape: &[usize]| Tensor::ones(shape, DType::F32, &Device::Cpu);
     let noisy = decoder.decode(&latents, Some(&mut ones)).unwrap();
     assert!(max_abs_diff(&noisy, &quiet) > 1e-4);
+}
+
+/// A word-level tokenizer over the tiny T5Gemma's vocabulary: "w4" … "w399" are ids 4 … 399.
+fn tiny_tokenizer(dir: &std::path::Path) -> PathBuf {
+    use tokenizers::models::wordlevel::WordLevel;
+    let vocab = (4..400u32)
+        .map(|id| (format!("w{id}"), id))
+        .chain([("<unk>".to_string(), 3)]);
+    let model = WordLevel::builder()
+        .vocab(vocab.collect())
+        .unk_token("<unk>".into())
+        .build()
+        .unwrap();
+    let mut tokenizer = tokenizers::Tokenizer::new(model);
+    tokenizer.with_pre_tokenizer(Some(tokenizers::pre_tokenizers::whitespace::Whitespace {}));
+    let path = dir.join("tokenizer.json");
+    tokenizer.save(&path, false).unwrap();
+    path
+}
+
+#[test]
+fn prompts_become_encoder_tokens_padding_embeddings_and_a_duration_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let tokenizer = tiny_tokenizer(dir.path());
+    let width = 64;
+    let padding_embedding = Tensor::arange(0f32, width as f32, &Device::Cpu).unwrap();
+    let mut weights = std::collections::HashMap::new();
+    weights.insert(
+        "conditioner.conditioners.prompt.padding_embedding".to_string(),
+        padding_embedding.clone(),
+    );
+    let seconds_linear = "conditioner.conditioners.seconds_total.embedder.embedding.1";
+    weights.insert(
+        format!("{seconds_linear}.weight"),
+        (Tensor::ones((width, 256), DType::F32, &Device::Cpu).unwrap() * 0.01).unwrap(),
+    );
+    weights.insert(
+        format!("{seconds_linear}.bias"),
+        Tensor::zeros(width, DType::F32, &Device::Cpu).unwrap(),
+    );
+    let vb = candle_nn::VarBuilder::from_tensors(weights, DType::F32, &Device::Cpu);
+    let max_tokens = 8;
+    let conditioner =
+        PromptConditioner::load(&tokenizer, t5gemma(false), width, max_tokens, vb).unwrap();
+
+    let prompts = ["w10 w11 w12 w13 w14", "w200 w201"];
+    let out = conditioner.condition(&prompts, &[10.24, 60.0]).unwrap();
+    assert_eq!(out.context.dims(), [2, max_tokens + 1, width]);
+    assert_eq!(out.global.dims(), [2, width]);
+
+    // Real tokens: the encoder's output for the same ids and mask.
+    let ids = Tensor::new(
+        &[
+            [10u32, 11, 12, 13, 14, 0, 0, 0],
+            [200, 201, 0, 0, 0, 0, 0, 0],
+        ],
+        &Device::Cpu,
+    )
+    .unwrap();
+    let mask = Tensor::new(
+        &[[1u32, 1, 1, 1, 1, 0, 0, 0], [1, 1, 0, 0, 0, 0, 0, 0]],
+        &Device::Cpu,
+    )
+    .unwrap();
+    let encoded = t5gemma(false).forward(&ids, &mask).unwrap();
+    for (row, real) in [(0usize, 5usize), (1, 2)] {
+        let ours = out.context.get(row).unwrap();
+        assert_eq!(
+            max_abs_diff(
+                &ours.narrow(0, 0, real).unwrap(),
+                &encoded.get(row).unwrap().narrow(0, 0, real).unwrap()
+            ),
+            0.0
+        );
+        // Padded positions: the learnt padding embedding.
+        for position in real..max_tokens {
+            assert_eq!(
+                max_abs_diff(&ours.get(position).unwrap(), &padding_embedding),
+                0.0
+            );
+        }
+        // The last token is the duration's embedding, which is also the global vector.
+        assert_eq!(
+            max_abs_diff(
+                &ours.get(max_tokens).unwrap(),
+                &out.global.get(row).unwrap()
+            ),
+            0.0
+        );
+    }
+    assert!(max_abs_diff(&out.global.get(0).unwrap(), &out.global.get(1).unwrap()) > 1e-4);
+
+    // A prompt longer than the encoder takes is refused, by name.
+    let long = (0..9)
+        .map(|i| format!("w{}", 20 + i))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let err = conditioner
+        .condition(&[&long], &[10.0])
+        .err()
+        .expect("too long")
+        .to_string();
+    assert!(
+        err.contains("9 tokens long") && err.contains("at most 8"),
+        "{err}"
+    );
 }

@@ -10,6 +10,9 @@ pub enum StableAudioError {
     },
     #[error("{path} is not a Stable Audio 3 model config: {message}")]
     Config { path: PathBuf, message: String },
+    /// A prompt the text encoder cannot take; the message says which and why.
+    #[error("{0}")]
+    Prompt(String),
     #[error(transparent)]
     Compute(#[from] candle_core::Error),
 }

@@ -10,6 +10,7 @@ mod dit;
 mod duration;
 mod error;
 mod fourier;
+mod prompt;
 mod same;
 mod sampler;
 mod t5gemma;
@@ -19,6 +20,7 @@ pub use dit::{DiffusionTransformer, DitInputs};
 pub use duration::{DurationEmbedder, MAX_SECONDS};
 pub use error::{Result, StableAudioError};
 pub use fourier::expo_fourier_features;
+pub use prompt::{Conditioned, PromptConditioner, MAX_PROMPT_TOKENS};
 pub use same::{NoiseSource, SameConfig, SameDecoder};
 pub use sampler::{
     pingpong_schedule, sample_pingpong, Conditioning, LatentLength, DEFAULT_STEPS, MAX_FRAMES,
