@@ -4,11 +4,13 @@
 
 use std::path::PathBuf;
 
+use bgm_models::device::ComputeDevice;
 use bgm_models::stable_audio::{
     pingpong_schedule, sample_pingpong, Conditioning, DiffusionTransformer, DitConfig, DitInputs,
-    DurationEmbedder, PromptConditioner, SameConfig, SameDecoder, T5GemmaConfig, T5GemmaEncoder,
-    DEFAULT_STEPS,
+    DurationEmbedder, MusicRequest, PromptConditioner, SameConfig, SameDecoder, StableAudio,
+    T5GemmaConfig, T5GemmaEncoder, DEFAULT_STEPS,
 };
+use bgm_models::task::CancelToken;
 use candle_core::{DType, Device, Tensor};
 use serde_json::Value;
 
@@ -255,7 +257,7 @@ fn the_duration_conditioning_matches_the_reference() {
     )
     .unwrap();
     let embedder =
-        DurationEmbedder::load(32, vb.pp("conditioner.conditioners.seconds_total")).unwrap();
+        DurationEmbedder::load(64, vb.pp("conditioner.conditioners.seconds_total")).unwrap();
     let seconds: Vec<f32> = fixture("seconds_in.f32").to_vec1().unwrap();
     let out = embedder.forward(&seconds).unwrap();
     let expected = fixture("seconds_out.f32").squeeze(1).unwrap();
@@ -525,6 +527,127 @@ fn prompts_become_encoder_tokens_padding_embeddings_and_a_duration_token() {
         .to_string();
     assert!(
         err.contains("9 tokens long") && err.contains("at most 8"),
+        "{err}"
+    );
+}
+
+/// A whole tiny Stable Audio 3 folder in the published layout: one model_config.json, one
+/// model.safetensors (DiT, conditioners, SAME-S under pretransform.model.), the text encoder
+/// in its subfolder; built from the fixtures' parts.
+fn tiny_model_folder() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let read = |path: PathBuf| -> Value {
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    };
+    let dit = read(fixtures().join("dit/model_config.json"));
+    let same = read(fixtures().join("same/model_config.json"));
+    let config = serde_json::json!({
+        "model_type": "diffusion_cond", "sample_rate": 44100, "audio_channels": 2,
+        "model": {
+            "io_channels": 16,
+            "diffusion": dit["model"]["diffusion"],
+            "pretransform": {"type": "autoencoder", "config": same["model"]},
+            "conditioning": {"cond_dim": 64, "configs": [
+                {"id": "prompt", "type": "t5gemma", "config": {"max_length": 8, "subfolder": "t5gemma-b-b-ul2"}},
+                {"id": "seconds_total", "type": "number", "config": {"min_val": 0, "max_val": 384}}
+            ]}
+        }
+    });
+    std::fs::write(dir.path().join("model_config.json"), config.to_string()).unwrap();
+    let mut tensors =
+        candle_core::safetensors::load(fixtures().join("dit/model.safetensors"), &Device::Cpu)
+            .unwrap();
+    for (name, tensor) in
+        candle_core::safetensors::load(fixtures().join("same/model.safetensors"), &Device::Cpu)
+            .unwrap()
+    {
+        tensors.insert(format!("pretransform.model.{name}"), tensor);
+    }
+    candle_core::safetensors::save(&tensors, dir.path().join("model.safetensors")).unwrap();
+    let text = dir.path().join("t5gemma-b-b-ul2");
+    std::fs::create_dir(&text).unwrap();
+    for file in ["config.json", "model.safetensors"] {
+        std::fs::copy(fixtures().join("t5gemma").join(file), text.join(file)).unwrap();
+    }
+    tiny_tokenizer(&text);
+    dir
+}
+
+#[test]
+fn the_whole_tiny_model_makes_seeded_stereo_music_of_the_asked_length() {
+    let dir = tiny_model_folder();
+    let model = StableAudio::from_folder(dir.path(), false, &ComputeDevice::cpu()).unwrap();
+    let prompts = ["w10 w11 w12", "w30 w31"];
+    let mut fractions = Vec::new();
+    let mut progress = |f: f64| fractions.push(f);
+    let request = MusicRequest {
+        prompts: &prompts,
+        seeds: &[7, 8],
+        seconds: 1.0,
+        steps: DEFAULT_STEPS,
+    };
+    let music = model
+        .generate(&request, &mut progress, &CancelToken::new())
+        .unwrap();
+    assert_eq!(music.audio.dims(), [2, 2, 44_100]);
+    let samples: Vec<f32> = music.audio.flatten_all().unwrap().to_vec1().unwrap();
+    assert!(samples
+        .iter()
+        .all(|s| s.is_finite() && (-1.0..=1.0).contains(s)));
+    assert!(samples.iter().any(|s| s.abs() > 1e-3), "not silence");
+    assert_eq!(fractions.last(), Some(&1.0));
+    assert!(fractions.windows(2).all(|w| w[0] <= w[1]), "{fractions:?}");
+    let rows = |m: &bgm_models::stable_audio::GeneratedMusic, i: usize| m.audio.get(i).unwrap();
+    let apart = max_abs_diff(&rows(&music, 0), &rows(&music, 1));
+    let latents_apart = max_abs_diff(
+        &music.latents.get(0).unwrap(),
+        &music.latents.get(1).unwrap(),
+    );
+    println!("candidates differ by {apart:.3e} (latents by {latents_apart:.3e})");
+    // Two seeds, two candidates. The tiny random decoder hears its latents faintly (its small
+    // weights leave the learnt new tokens dominant), so the audio differs less than they do.
+    assert!(
+        latents_apart > 0.1 && apart > 1e-5,
+        "two seeds, two candidates"
+    );
+
+    // A seed gives the same music alone as in a batch.
+    let alone = model
+        .generate(
+            &MusicRequest {
+                prompts: &prompts[1..],
+                seeds: &[8],
+                ..request
+            },
+            &mut |_: f64| {},
+            &CancelToken::new(),
+        )
+        .unwrap();
+    assert_eq!(max_abs_diff(&rows(&alone, 0), &rows(&music, 1)), 0.0);
+
+    // Cancelling stops it.
+    let cancel = CancelToken::new();
+    cancel.cancel();
+    let err = model
+        .generate(&request, &mut |_: f64| {}, &cancel)
+        .err()
+        .expect("cancelled");
+    assert!(
+        matches!(err, bgm_models::stable_audio::StableAudioError::Cancelled),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_folder_missing_a_file_is_an_error_naming_it() {
+    let dir = tiny_model_folder();
+    std::fs::remove_file(dir.path().join("t5gemma-b-b-ul2/tokenizer.json")).unwrap();
+    let err = StableAudio::from_folder(dir.path(), false, &ComputeDevice::cpu())
+        .err()
+        .expect("no tokenizer")
+        .to_string();
+    assert!(
+        err.contains("tokenizer.json") && err.contains("missing from the model folder"),
         "{err}"
     );
 }

@@ -13,6 +13,8 @@ pub enum StableAudioError {
     /// A prompt the text encoder cannot take; the message says which and why.
     #[error("{0}")]
     Prompt(String),
+    #[error("cancelled")]
+    Cancelled,
     #[error(transparent)]
     Compute(#[from] candle_core::Error),
 }

@@ -10,6 +10,7 @@ mod dit;
 mod duration;
 mod error;
 mod fourier;
+mod model;
 mod prompt;
 mod same;
 mod sampler;
@@ -20,10 +21,13 @@ pub use dit::{DiffusionTransformer, DitInputs};
 pub use duration::{DurationEmbedder, MAX_SECONDS};
 pub use error::{Result, StableAudioError};
 pub use fourier::expo_fourier_features;
+pub use model::{
+    GeneratedMusic, MusicRequest, StableAudio, CONFIG_FILE, TEXT_ENCODER_FOLDER, WEIGHTS_FILE,
+};
 pub use prompt::{Conditioned, PromptConditioner, MAX_PROMPT_TOKENS};
 pub use same::{NoiseSource, SameConfig, SameDecoder};
 pub use sampler::{
-    pingpong_schedule, sample_pingpong, Conditioning, LatentLength, DEFAULT_STEPS, MAX_FRAMES,
+    pingpong_schedule, sample_pingpong, Conditioning, LatentLength, DEFAULT_STEPS, MAX_SAMPLES,
     SAMPLES_PER_FRAME, SAMPLE_RATE,
 };
 pub use t5gemma::{T5GemmaConfig, T5GemmaEncoder};

@@ -11,8 +11,8 @@ pub const DEFAULT_STEPS: usize = 8;
 /// Audio samples per latent frame (SAME-S's downsampling).
 pub const SAMPLES_PER_FRAME: usize = 4096;
 pub const SAMPLE_RATE: usize = 44_100;
-/// The longest latent the model takes: 1,292 frames, 120 s.
-pub const MAX_FRAMES: usize = 1292;
+/// The longest audio the model makes in one pass: 1,292 frames of SAME-S, 120 s.
+pub const MAX_SAMPLES: usize = 5_292_032;
 /// Seconds of headroom the reference generates past the requested duration.
 const PADDING_SECONDS: f64 = 6.0;
 /// Frame counts are even (SAME-S decodes pairs of frames).
@@ -58,13 +58,14 @@ pub struct LatentLength {
 }
 
 impl LatentLength {
-    /// The reference's arithmetic for `seconds` of music (every row the same duration).
-    pub fn for_seconds(seconds: f64) -> Self {
+    /// The reference's arithmetic for `seconds` of music (every row the same duration), with
+    /// `samples_per_frame` audio samples per latent frame (SAME-S: [`SAMPLES_PER_FRAME`]).
+    pub fn for_seconds(seconds: f64, samples_per_frame: usize) -> Self {
         let audio = ((seconds + PADDING_SECONDS) * SAMPLE_RATE as f64) as usize;
-        let frames = audio.div_ceil(SAMPLES_PER_FRAME * FRAME_MULTIPLE) * FRAME_MULTIPLE;
-        let frames = frames.min(MAX_FRAMES);
-        let effective = ((seconds * SAMPLE_RATE as f64) as usize).div_ceil(SAMPLES_PER_FRAME);
-        let headroom = (PADDING_SECONDS * SAMPLE_RATE as f64 / SAMPLES_PER_FRAME as f64) as usize;
+        let frames = audio.div_ceil(samples_per_frame * FRAME_MULTIPLE) * FRAME_MULTIPLE;
+        let frames = frames.min(MAX_SAMPLES / samples_per_frame);
+        let effective = ((seconds * SAMPLE_RATE as f64) as usize).div_ceil(samples_per_frame);
+        let headroom = (PADDING_SECONDS * SAMPLE_RATE as f64 / samples_per_frame as f64) as usize;
         Self {
             frames,
             valid: (effective + headroom).min(frames),
@@ -138,7 +139,7 @@ mod tests {
             (120.0, 1292, 1292),
         ] {
             assert_eq!(
-                LatentLength::for_seconds(seconds),
+                LatentLength::for_seconds(seconds, SAMPLES_PER_FRAME),
                 LatentLength { frames, valid },
                 "{seconds} s"
             );

@@ -43,7 +43,7 @@ OUT = pathlib.Path(__file__).resolve().parents[3] / "models" / "tests" / "fixtur
 
 CONFIG = {
     "io_channels": 16, "patch_size": 1, "embed_dim": 128, "depth": 2, "num_heads": 2,
-    "cond_token_dim": 32, "global_cond_dim": 32, "local_add_cond_dim": 17,
+    "cond_token_dim": 64, "global_cond_dim": 64, "local_add_cond_dim": 17,
     "global_cond_type": "adaLN", "timestep_features_type": "expo", "timestep_features_dim": 256,
     "num_memory_tokens": 8, "attn_kwargs": {"qk_norm": "rms"}, "norm_type": "rms_norm",
     "diffusion_objective": "rf_denoiser",
@@ -70,7 +70,7 @@ def main():
             if name.endswith("gamma"):
                 p.add_(1.0)
 
-    seconds = NumberConditioner(32, min_val=0, max_val=384, fourier_features_type="expo").eval()
+    seconds = NumberConditioner(64, min_val=0, max_val=384, fourier_features_type="expo").eval()
     with torch.no_grad():
         for p in seconds.parameters():
             p.copy_(torch.randn(p.shape, generator=g) * 0.05)
@@ -80,6 +80,8 @@ def main():
     state = {f"model.model.{k}": v.contiguous() for k, v in dit.state_dict().items()}
     state.update({f"conditioner.conditioners.seconds_total.{k}": v.contiguous()
                   for k, v in seconds.state_dict().items()})
+    # The prompt conditioner's learnt padding embedding (its T5Gemma is a separate folder).
+    state["conditioner.conditioners.prompt.padding_embedding"] = torch.randn(64, generator=g) * 0.5
     save_file(state, folder / "model.safetensors", metadata={"format": "pt"})
     config = {"model_type": "diffusion_cond", "sample_rate": 44100, "audio_channels": 2,
               "model": {"io_channels": CONFIG["io_channels"],
@@ -90,8 +92,8 @@ def main():
     b, length, tokens = 2, 20, 9
     x = torch.randn(b, 16, length, generator=g)
     t = torch.tensor([0.9, 0.35])
-    context = torch.randn(b, tokens, 32, generator=g)
-    global_embed = torch.randn(b, 32, generator=g)
+    context = torch.randn(b, tokens, 64, generator=g)
+    global_embed = torch.randn(b, 64, generator=g)
     # Inpainting: the first 12 frames known (mask 1), their latents given; the rest generated.
     mask = torch.zeros(b, 1, length)
     mask[:, :, :12] = 1.0
@@ -101,7 +103,10 @@ def main():
     padding = torch.ones(b, length, dtype=torch.bool)
     padding[1, 17:] = False
 
-    manifest = {"config": CONFIG, "reference": "stable-audio-3 636f906", "torch": torch.__version__}
+    # The other fixture scripts add their entries to the same manifest: keep them.
+    manifest_path = OUT / "manifest.json"
+    manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {}
+    manifest.update({"config": CONFIG, "reference": "stable-audio-3 636f906", "torch": torch.__version__})
     with torch.no_grad():
         inpaint = dit(x, t, cross_attn_cond=context, global_embed=global_embed,
                       local_add_cond=local, padding_mask=padding)
@@ -149,7 +154,7 @@ def main():
     f32("loop_start.f32", start, manifest)
     f32("loop_noise.f32", torch.stack(drawn), manifest)
     f32("loop_result.f32", result, manifest)
-    (OUT / "manifest.json").write_text(json.dumps(manifest, indent=2))
+    manifest_path.write_text(json.dumps(manifest, indent=2))
     print("wrote", OUT, "output std", float(inpaint.std()), float(plain.std()))
 
 
