@@ -83,31 +83,39 @@ struct Case {
     padding: Tensor,
 }
 
-fn case() -> Case {
-    Case {
-        latents: fixture("dit_x.f32"),
-        times: fixture("dit_t.f32").to_vec1().unwrap(),
-        context: fixture("dit_context.f32"),
-        global: fixture("dit_global.f32"),
-        local: fixture("dit_local.f32"),
-        padding: fixture("dit_padding.f32"),
+impl Case {
+    fn read() -> Self {
+        Self {
+            latents: fixture("dit_x.f32"),
+            times: fixture("dit_t.f32").to_vec1().unwrap(),
+            context: fixture("dit_context.f32"),
+            global: fixture("dit_global.f32"),
+            local: fixture("dit_local.f32"),
+            padding: fixture("dit_padding.f32"),
+        }
+    }
+
+    /// One DiT forward on the case: with the inpaint inputs and the padding mask, or with
+    /// neither (text-to-audio).
+    fn forward(&self, model: &DiffusionTransformer, inpaint: bool) -> Tensor {
+        model
+            .forward(&DitInputs {
+                latents: &self.latents,
+                times: &self.times,
+                context: &self.context,
+                global: &self.global,
+                local: inpaint.then_some(&self.local),
+                padding: inpaint.then_some(&self.padding),
+            })
+            .unwrap()
     }
 }
 
 #[test]
 fn one_forward_with_the_inpaint_inputs_and_padding_matches_the_reference() {
     let model = load(DType::F32);
-    let c = case();
-    let out = model
-        .forward(&DitInputs {
-            latents: &c.latents,
-            times: &c.times,
-            context: &c.context,
-            global: &c.global,
-            local: Some(&c.local),
-            padding: Some(&c.padding),
-        })
-        .unwrap();
+    let c = Case::read();
+    let out = c.forward(&model, true);
     let expected = fixture("dit_out_inpaint.f32");
     let err = max_abs_diff(&out, &expected);
     println!("DiT with inpaint inputs and padding: max abs error {err:.3e}");
@@ -118,17 +126,8 @@ fn one_forward_with_the_inpaint_inputs_and_padding_matches_the_reference() {
 fn one_forward_without_inpainting_matches_the_reference() {
     // Text-to-audio: the inpaint inputs are zeros, which still pass through their MLP.
     let model = load(DType::F32);
-    let c = case();
-    let out = model
-        .forward(&DitInputs {
-            latents: &c.latents,
-            times: &c.times,
-            context: &c.context,
-            global: &c.global,
-            local: None,
-            padding: None,
-        })
-        .unwrap();
+    let c = Case::read();
+    let out = c.forward(&model, false);
     let expected = fixture("dit_out_plain.f32");
     let err = max_abs_diff(&out, &expected);
     println!("DiT without inpainting: max abs error {err:.3e}");
@@ -140,17 +139,8 @@ fn one_forward_without_inpainting_matches_the_reference() {
 #[test]
 fn half_precision_stays_close_to_the_reference() {
     let model = load(DType::F16);
-    let c = case();
-    let out = model
-        .forward(&DitInputs {
-            latents: &c.latents,
-            times: &c.times,
-            context: &c.context,
-            global: &c.global,
-            local: Some(&c.local),
-            padding: Some(&c.padding),
-        })
-        .unwrap();
+    let c = Case::read();
+    let out = c.forward(&model, true);
     let expected = fixture("dit_out_inpaint.f32");
     let scale: f32 = expected
         .abs()
@@ -275,7 +265,7 @@ fn the_duration_conditioning_matches_the_reference() {
 #[test]
 fn a_whole_eight_step_sampling_loop_matches_the_reference() {
     let model = load(DType::F32);
-    let c = case();
+    let c = Case::read();
     let schedule: Vec<f32> = fixture("loop_schedule.f32")
         .get(0)
         .unwrap()

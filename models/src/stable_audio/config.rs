@@ -5,9 +5,8 @@
 use std::path::Path;
 
 use serde::Deserialize;
-use serde_json::Value;
 
-use super::error::{Result, StableAudioError};
+use super::error::{read_json, Result, StableAudioError};
 
 /// The diffusion transformer's sizes.
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
@@ -118,15 +117,8 @@ impl DitConfig {
 
     /// Reads `model.diffusion.config` of a `model_config.json`.
     pub fn from_model_config(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path).map_err(|source| StableAudioError::Read {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        let invalid = |message: String| StableAudioError::Config {
-            path: path.to_path_buf(),
-            message,
-        };
-        let json: Value = serde_json::from_str(&text).map_err(|e| invalid(e.to_string()))?;
+        let invalid = |message: String| StableAudioError::config(path, message);
+        let json = read_json(path)?;
         let dit = json
             .pointer("/model/diffusion/config")
             .ok_or_else(|| invalid("it has no model.diffusion.config".into()))?;

@@ -13,7 +13,7 @@ use serde_json::Value;
 
 use super::config::DitConfig;
 use super::dit::DiffusionTransformer;
-use super::error::{Result, StableAudioError};
+use super::error::{read_json, Result, StableAudioError};
 use super::prompt::{PromptConditioner, MAX_PROMPT_TOKENS};
 use super::same::{SameConfig, SameDecoder};
 use super::sampler::{pingpong_schedule, sample_pingpong, Conditioning, LatentLength, SAMPLE_RATE};
@@ -242,14 +242,7 @@ struct PromptSettings {
 
 impl PromptSettings {
     fn read(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path).map_err(|source| StableAudioError::Read {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        let json: Value = serde_json::from_str(&text).map_err(|e| StableAudioError::Config {
-            path: path.to_path_buf(),
-            message: e.to_string(),
-        })?;
+        let json = read_json(path)?;
         let prompt = json
             .pointer("/model/conditioning/configs")
             .and_then(Value::as_array)

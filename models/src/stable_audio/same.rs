@@ -17,7 +17,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::dit::Rotary;
-use super::error::{Result as ConfigResult, StableAudioError};
+use super::error::{read_json, Result as ConfigResult, StableAudioError};
 use crate::kernels::attention::scaled_dot_product_attention;
 use crate::kernels::conv::Conv1d;
 use crate::kernels::linear::{linear, linear_no_bias, Linear};
@@ -110,15 +110,8 @@ impl SameConfig {
     /// Reads a Stable Audio 3 `model_config.json` (`model.pretransform.config`) or SAME-S's own
     /// (`model` holds the encoder and decoder); also says under which prefix the weights are.
     pub fn from_model_config(path: &Path) -> ConfigResult<(Self, &'static str)> {
-        let invalid = |message: String| StableAudioError::Config {
-            path: path.to_path_buf(),
-            message,
-        };
-        let text = std::fs::read_to_string(path).map_err(|source| StableAudioError::Read {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        let json: Value = serde_json::from_str(&text).map_err(|e| invalid(e.to_string()))?;
+        let invalid = |message: String| StableAudioError::config(path, message);
+        let json = read_json(path)?;
         // A whole model nests the autoencoder as its pretransform; SAME-S's own config has the
         // encoder and decoder in `model` (beside the patched pretransform, which is not them).
         let (autoencoder, prefix) = match json.pointer("/model/pretransform/config") {

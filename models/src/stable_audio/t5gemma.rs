@@ -14,9 +14,8 @@ use std::path::Path;
 use candle_core::{DType, Device, Module, Tensor};
 use candle_nn::{Embedding, VarBuilder};
 use serde::Deserialize;
-use serde_json::Value;
 
-use super::error::{Result as ConfigResult, StableAudioError};
+use super::error::{read_json, Result as ConfigResult, StableAudioError};
 use crate::kernels::linear::{linear_no_bias, Linear};
 use crate::kernels::softmax::softmax_last_dim;
 
@@ -65,15 +64,8 @@ fn default_activation() -> String {
 
 impl T5GemmaConfig {
     pub fn from_file(path: &Path) -> ConfigResult<Self> {
-        let invalid = |message: String| StableAudioError::Config {
-            path: path.to_path_buf(),
-            message,
-        };
-        let text = std::fs::read_to_string(path).map_err(|source| StableAudioError::Read {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        let json: Value = serde_json::from_str(&text).map_err(|e| invalid(e.to_string()))?;
+        let invalid = |message: String| StableAudioError::config(path, message);
+        let json = read_json(path)?;
         let encoder = json.get("encoder").unwrap_or(&json).clone();
         let config: Self = serde_json::from_value(encoder)
             .map_err(|e| invalid(format!("T5Gemma encoder: {e}")))?;
