@@ -575,6 +575,7 @@ fn the_whole_tiny_model_makes_seeded_stereo_music_of_the_asked_length() {
         seeds: &[7, 8],
         seconds: 1.0,
         steps: DEFAULT_STEPS,
+        continuation: None,
     };
     let music = model
         .generate(&request, &mut progress, &CancelToken::new())
@@ -614,6 +615,44 @@ fn the_whole_tiny_model_makes_seeded_stereo_music_of_the_asked_length() {
         )
         .unwrap();
     assert_eq!(max_abs_diff(&rows(&alone, 0), &rows(&music, 1)), 0.0);
+
+    // Continuing from the first candidate's opening frames: the same seed makes other music,
+    // and latents that do not fit are refused.
+    let opening = music
+        .latents
+        .narrow(0, 0, 1)
+        .unwrap()
+        .narrow(2, 0, 40)
+        .unwrap();
+    let continued = model
+        .generate(
+            &MusicRequest {
+                prompts: &prompts[..1],
+                seeds: &[7],
+                continuation: Some(&opening),
+                ..request
+            },
+            &mut |_: f64| {},
+            &CancelToken::new(),
+        )
+        .unwrap();
+    assert!(max_abs_diff(&continued.latents, &music.latents.narrow(0, 0, 1).unwrap()) > 1e-3);
+    let too_long = music.latents.narrow(0, 0, 1).unwrap();
+    let err = model
+        .generate(
+            &MusicRequest {
+                prompts: &prompts[..1],
+                seeds: &[7],
+                continuation: Some(&too_long),
+                ..request
+            },
+            &mut |_: f64| {},
+            &CancelToken::new(),
+        )
+        .err()
+        .expect("no room left")
+        .to_string();
+    assert!(err.contains("fewer than the"), "{err}");
 
     // Cancelling stops it.
     let cancel = CancelToken::new();

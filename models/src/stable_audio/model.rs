@@ -34,8 +34,13 @@ pub struct MusicRequest<'a> {
     /// One prompt per candidate.
     pub prompts: &'a [&'a str],
     pub seeds: &'a [u64],
+    /// The whole length, the continued part included.
     pub seconds: f64,
     pub steps: usize,
+    /// Latents `[candidates, channels, frames]` the music continues from: they are the known
+    /// start of the new latent (the inpaint mask is 1 over them), and the model writes what
+    /// follows, as the reference continues audio (outpainting). `None`: from nothing.
+    pub continuation: Option<&'a Tensor>,
 }
 
 /// Four (or any number of) candidates.
@@ -122,6 +127,10 @@ impl StableAudio {
             .conditioner
             .condition(request.prompts, &vec![request.seconds as f32; rows])?;
         let padding = padding_mask(rows, length, device)?;
+        let local = match request.continuation {
+            Some(known) => Some(inpaint_inputs(known, rows, channels, length.frames)?),
+            None => None,
+        };
         let start = draw(&[channels, length.frames])?;
         let schedule = pingpong_schedule(request.steps);
         // The decoder is the last step's worth of work: steps + 1 units in all.
@@ -133,7 +142,7 @@ impl StableAudio {
             &Conditioning {
                 context: &conditioned.context,
                 global: &conditioned.global,
-                local: None,
+                local: local.as_ref(),
                 padding: Some(&padding),
             },
             |_| draw(&[channels, length.frames]),
@@ -187,6 +196,36 @@ fn prefixed(vb: candle_nn::VarBuilder<'static>, prefix: &str) -> candle_nn::VarB
     } else {
         vb.pp(prefix)
     }
+}
+
+/// The DiT's inpaint inputs `[rows, 1 + channels, frames]`: the mask (1 over the known frames)
+/// and the latents with the known ones in place, zeros after.
+fn inpaint_inputs(known: &Tensor, rows: usize, channels: usize, frames: usize) -> Result<Tensor> {
+    let (known_rows, known_channels, known_frames) = known.dims3()?;
+    if known_rows != rows || known_channels != channels || known_frames >= frames {
+        return Err(StableAudioError::Prompt(format!(
+            "continuing from latents of shape {:?} needs {rows} rows of {channels} channels and \
+             fewer than the {frames} frames being made",
+            known.dims()
+        )));
+    }
+    let device = known.device();
+    let rest = frames - known_frames;
+    let mask = Tensor::cat(
+        &[
+            &Tensor::ones((rows, 1, known_frames), DType::F32, device)?,
+            &Tensor::zeros((rows, 1, rest), DType::F32, device)?,
+        ],
+        2,
+    )?;
+    let latents = Tensor::cat(
+        &[
+            &known.to_dtype(DType::F32)?,
+            &Tensor::zeros((rows, channels, rest), DType::F32, device)?,
+        ],
+        2,
+    )?;
+    Ok(Tensor::cat(&[&mask, &latents], 1)?)
 }
 
 /// `[rows, frames]` of 1 for the real frames, 0 for the padding past them.
