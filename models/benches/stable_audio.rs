@@ -22,6 +22,8 @@ use candle_core::{DType, Device};
 const RUNS: usize = 3;
 
 fn main() {
+    // As the app does (bgm_studio::cli::main): freed activations stay mapped for the next step.
+    bgm_models::heap::reuse_large_allocations();
     let dir = std::env::var_os("BGM_SA3_RANDOM")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from("/work/bench/sa3-random"));
