@@ -187,6 +187,27 @@ impl FullSizeLayout {
     }
 }
 
+impl FullSizeLayout {
+    /// A VarBuilder over this layout (the layout keeps the record of what it was asked for).
+    fn var_builder(&self) -> candle_nn::VarBuilder<'static> {
+        let backend: Box<dyn candle_nn::var_builder::SimpleBackend> = Box::new(self.clone());
+        candle_nn::VarBuilder::from_backend(backend, DType::F32, Device::Cpu)
+    }
+
+    /// The checkpoint's tensors under `prefix` the loader never asked for.
+    fn never_loaded(&self, prefix: &str) -> Vec<String> {
+        let asked = self.asked.lock().unwrap();
+        let mut missed: Vec<String> = self
+            .shapes
+            .keys()
+            .filter(|name| name.starts_with(prefix) && !asked.contains(*name))
+            .cloned()
+            .collect();
+        missed.sort();
+        missed
+    }
+}
+
 impl candle_nn::var_builder::SimpleBackend for FullSizeLayout {
     fn get(
         &self,
@@ -220,21 +241,18 @@ impl candle_nn::var_builder::SimpleBackend for FullSizeLayout {
 #[test]
 fn the_full_size_small_model_loads_every_dit_parameter_with_its_shape() {
     let layout = FullSizeLayout::read();
-    let backend: Box<dyn candle_nn::var_builder::SimpleBackend> = Box::new(layout.clone());
-    let vb = candle_nn::VarBuilder::from_backend(backend, DType::F32, Device::Cpu);
-    DiffusionTransformer::load(&DitConfig::small(), vb.pp("model.model")).unwrap();
-    let asked: std::collections::HashSet<String> =
-        layout.asked.lock().unwrap().iter().cloned().collect();
-    let missed: Vec<&String> = layout
-        .shapes
-        .keys()
-        .filter(|name| name.starts_with("model.model.") && !asked.contains(*name))
-        .collect();
+    DiffusionTransformer::load(&DitConfig::small(), layout.var_builder().pp("model.model"))
+        .unwrap();
+    let missed = layout.never_loaded("model.model.");
     assert!(
         missed.is_empty(),
         "parameters the DiT never loads: {missed:?}"
     );
-    assert_eq!(asked.len(), 438, "the DiT's 438 tensors");
+    assert_eq!(
+        layout.asked.lock().unwrap().len(),
+        438,
+        "the DiT's 438 tensors"
+    );
 }
 
 #[test]
@@ -368,22 +386,18 @@ fn the_same_s_decoder_matches_the_reference() {
 #[test]
 fn the_full_size_same_s_decoder_loads_every_parameter_with_its_shape() {
     let layout = FullSizeLayout::read();
-    let backend: Box<dyn candle_nn::var_builder::SimpleBackend> = Box::new(layout.clone());
-    let vb = candle_nn::VarBuilder::from_backend(backend, DType::F32, Device::Cpu);
-    let decoder = SameDecoder::load(&SameConfig::small(), vb.pp("pretransform.model")).unwrap();
+    let vb = layout.var_builder().pp("pretransform.model");
+    let decoder = SameDecoder::load(&SameConfig::small(), vb).unwrap();
     assert_eq!(decoder.config().samples_per_frame(), 4096);
-    let asked: std::collections::HashSet<String> =
-        layout.asked.lock().unwrap().iter().cloned().collect();
-    let missed: Vec<&String> = layout
-        .shapes
-        .keys()
-        .filter(|name| name.starts_with("pretransform.model.decoder.") && !asked.contains(*name))
-        .collect();
+    let missed = layout.never_loaded("pretransform.model.decoder.");
     assert!(
         missed.is_empty(),
         "decoder parameters never loaded: {missed:?}"
     );
-    assert!(asked.contains("pretransform.model.bottleneck.running_std"));
+    let asked = layout.asked.lock().unwrap();
+    assert!(asked
+        .iter()
+        .any(|name| name == "pretransform.model.bottleneck.running_std"));
 }
 
 #[test]
