@@ -149,12 +149,16 @@ impl StableAudio {
             |step| {
                 progress.report((step + 1) as f64 / units);
                 if cancel.is_cancelled() {
-                    candle_core::bail!("{CANCELLED}");
+                    candle_core::bail!("cancelled");
                 }
                 Ok(())
             },
         )
-        .map_err(cancelled)?;
+        // The loop stops with an error when the token is set; say so, not "compute error".
+        .map_err(|err| match cancel.is_cancelled() {
+            true => StableAudioError::Cancelled,
+            false => StableAudioError::Compute(err),
+        })?;
 
         // One candidate at a time through the decoder (each with its own noise), which also
         // bounds its memory.
@@ -176,16 +180,6 @@ impl StableAudio {
             audio: Tensor::cat(&audio, 0)?,
             latents,
         })
-    }
-}
-
-const CANCELLED: &str = "cancelled";
-
-fn cancelled(err: candle_core::Error) -> StableAudioError {
-    if err.to_string().contains(CANCELLED) {
-        StableAudioError::Cancelled
-    } else {
-        StableAudioError::Compute(err)
     }
 }
 
