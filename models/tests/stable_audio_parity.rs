@@ -638,31 +638,19 @@ fn the_whole_tiny_model_makes_seeded_stereo_music_of_the_asked_length() {
         .unwrap()
         .narrow(2, 0, 40)
         .unwrap();
-    let continued = model
-        .generate(
-            &MusicRequest {
-                prompts: &prompts[..1],
-                seeds: &[7],
-                continuation: Some(&opening),
-                ..request
-            },
-            &mut |_: f64| {},
-            &CancelToken::new(),
-        )
-        .unwrap();
+    let continue_from = |known: &Tensor| {
+        let request = MusicRequest {
+            prompts: &prompts[..1],
+            seeds: &[7],
+            continuation: Some(known),
+            ..request
+        };
+        model.generate(&request, &mut |_: f64| {}, &CancelToken::new())
+    };
+    let continued = continue_from(&opening).unwrap();
     assert!(max_abs_diff(&continued.latents, &music.latents.narrow(0, 0, 1).unwrap()) > 1e-3);
     let too_long = music.latents.narrow(0, 0, 1).unwrap();
-    let err = model
-        .generate(
-            &MusicRequest {
-                prompts: &prompts[..1],
-                seeds: &[7],
-                continuation: Some(&too_long),
-                ..request
-            },
-            &mut |_: f64| {},
-            &CancelToken::new(),
-        )
+    let err = continue_from(&too_long)
         .err()
         .expect("no room left")
         .to_string();
