@@ -71,6 +71,9 @@ pub struct EmotionTemplate {
     pub texture: &'static str,
     /// Genre and instruments per palette, in [`PALETTES`] order.
     pub instrumentation: [&'static str; CANDIDATES],
+    /// A tempo per palette for engines that take one in beats per minute (Stable Audio's
+    /// prompts name a BPM, as its training captions did).
+    pub bpm: [u16; CANDIDATES],
 }
 
 impl EmotionTemplate {
@@ -104,6 +107,7 @@ const TEMPLATES: [EmotionTemplate; 7] = [
             "industrial techno with distorted bass",
             "heavy metal with distorted electric guitars and double kick drums",
         ],
+        bpm: [140, 150, 135, 160],
     },
     EmotionTemplate {
         emotion: Emotion::Disgust,
@@ -116,6 +120,7 @@ const TEMPLATES: [EmotionTemplate; 7] = [
             "glitchy noise and warped synths",
             "sludgy detuned bass guitar and murky drums",
         ],
+        bpm: [70, 66, 90, 72],
     },
     EmotionTemplate {
         emotion: Emotion::Fear,
@@ -128,6 +133,7 @@ const TEMPLATES: [EmotionTemplate; 7] = [
             "dark ambient synth drones with a heartbeat pulse",
             "ominous bass and sparse percussion",
         ],
+        bpm: [60, 70, 64, 68],
     },
     EmotionTemplate {
         emotion: Emotion::Joy,
@@ -140,6 +146,7 @@ const TEMPLATES: [EmotionTemplate; 7] = [
             "sunny synth-pop with plucky synths",
             "feel-good indie folk with ukulele and tambourine",
         ],
+        bpm: [120, 116, 124, 110],
     },
     EmotionTemplate {
         emotion: Emotion::Neutral,
@@ -152,6 +159,7 @@ const TEMPLATES: [EmotionTemplate; 7] = [
             "lo-fi beat with mellow electric piano",
             "acoustic guitar and brushed drums",
         ],
+        bpm: [90, 96, 84, 92],
     },
     EmotionTemplate {
         emotion: Emotion::Sadness,
@@ -164,6 +172,7 @@ const TEMPLATES: [EmotionTemplate; 7] = [
             "ambient pads with distant echoes",
             "fingerpicked acoustic guitar",
         ],
+        bpm: [66, 60, 72, 76],
     },
     EmotionTemplate {
         emotion: Emotion::Surprise,
@@ -176,6 +185,7 @@ const TEMPLATES: [EmotionTemplate; 7] = [
             "sparkling arpeggiated synths",
             "funky bass and staccato brass stabs",
         ],
+        bpm: [112, 120, 126, 104],
     },
 ];
 

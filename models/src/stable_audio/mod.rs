@@ -22,7 +22,8 @@ pub use duration::{DurationEmbedder, MAX_SECONDS};
 pub use error::{Result, StableAudioError};
 pub use fourier::expo_fourier_features;
 pub use model::{
-    GeneratedMusic, MusicRequest, StableAudio, CONFIG_FILE, TEXT_ENCODER_FOLDER, WEIGHTS_FILE,
+    GeneratedMusic, Latents, MusicRequest, StableAudio, CONFIG_FILE, HUB_REPO, LICENCE_NAME,
+    LICENCE_PAGE, MODEL_NAME, PUBLISHED_FILES, TEXT_ENCODER_FOLDER, WEIGHTS_FILE,
 };
 pub use prompt::{Conditioned, PromptConditioner, MAX_PROMPT_TOKENS};
 pub use same::{NoiseSource, SameConfig, SameDecoder};

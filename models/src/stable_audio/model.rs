@@ -28,6 +28,21 @@ pub const WEIGHTS_FILE: &str = "model.safetensors";
 /// The text encoder's subfolder when the config names none.
 pub const TEXT_ENCODER_FOLDER: &str = "t5gemma-b-b-ul2";
 const TOKENIZER_FILE: &str = "tokenizer.json";
+/// The catalogue's name for the model, and its gated Hub repo.
+pub const MODEL_NAME: &str = "stable-audio-3-small";
+pub const HUB_REPO: &str = "stabilityai/stable-audio-3-small-music";
+/// Every file the app reads from the Hub repo, relative to its root: correct them here if the
+/// published layout differs.
+pub const PUBLISHED_FILES: [&str; 5] = [
+    CONFIG_FILE,
+    WEIGHTS_FILE,
+    "t5gemma-b-b-ul2/config.json",
+    "t5gemma-b-b-ul2/model.safetensors",
+    "t5gemma-b-b-ul2/tokenizer.json",
+];
+/// Where its licence is accepted (the Hub repo's page), and the licence.
+pub const LICENCE_PAGE: &str = "https://huggingface.co/stabilityai/stable-audio-3-small-music";
+pub const LICENCE_NAME: &str = "Stability AI Community License (T5Gemma: Gemma Terms of Use)";
 
 /// What to make: one candidate per seed, all the same length.
 pub struct MusicRequest<'a> {
@@ -43,12 +58,28 @@ pub struct MusicRequest<'a> {
     pub continuation: Option<&'a Tensor>,
 }
 
+/// Latents `[candidates, channels, frames]`, what music is continued from.
+pub type Latents = Tensor;
+
 /// Four (or any number of) candidates.
 pub struct GeneratedMusic {
     /// `[candidates, 2, samples]` at 44.1 kHz, `seconds` long, within [-1, 1].
     pub audio: Tensor,
     /// The sampled latents `[candidates, channels, frames]`, for continuing the music.
     pub latents: Tensor,
+}
+
+impl GeneratedMusic {
+    /// Each candidate's audio as interleaved stereo samples (left, right, left, …).
+    pub fn interleaved_stereo(&self) -> Result<Vec<Vec<f32>>> {
+        let rows = self.audio.dim(0)?;
+        (0..rows)
+            .map(|row| {
+                let frames = self.audio.get(row)?.t()?.contiguous()?;
+                Ok(frames.flatten_all()?.to_vec1::<f32>()?)
+            })
+            .collect()
+    }
 }
 
 pub struct StableAudio {
@@ -90,6 +121,11 @@ impl StableAudio {
             decoder: SameDecoder::load(&same_config, prefixed(vb, same_prefix))?,
             device: device.clone(),
         })
+    }
+
+    /// Audio samples per latent frame: the unit music is continued in.
+    pub fn samples_per_frame(&self) -> usize {
+        self.decoder.config().samples_per_frame()
     }
 
     /// The candidates of `request`, each from its own seed: the starting noise, every step's
@@ -159,6 +195,13 @@ impl StableAudio {
             true => StableAudioError::Cancelled,
             false => StableAudioError::Compute(err),
         })?;
+        // The known start goes back in as it was (the reference decodes the model's own
+        // rendering of it): the decoder then sees the same frames on both sides of a join, so
+        // music continued from these latents meets the earlier music without a seam.
+        let latents = match request.continuation {
+            Some(known) => keep_known_start(&latents, known)?,
+            None => latents,
+        };
 
         // One candidate at a time through the decoder (each with its own noise), which also
         // bounds its memory.
@@ -220,6 +263,19 @@ fn inpaint_inputs(known: &Tensor, rows: usize, channels: usize, frames: usize) -
         2,
     )?;
     Ok(Tensor::cat(&[&mask, &latents], 1)?)
+}
+
+/// `latents` with its first frames replaced by `known`.
+fn keep_known_start(latents: &Tensor, known: &Tensor) -> candle_core::Result<Tensor> {
+    let known_frames = known.dim(2)?;
+    let rest = latents.dim(2)? - known_frames;
+    Tensor::cat(
+        &[
+            &known.to_dtype(latents.dtype())?,
+            &latents.narrow(2, known_frames, rest)?,
+        ],
+        2,
+    )
 }
 
 /// `[rows, frames]` of 1 for the real frames, 0 for the padding past them.

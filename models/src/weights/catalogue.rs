@@ -23,6 +23,10 @@ pub enum ModelKind {
     /// Demucs v4 (HTDemucs) source separation: one `.th` checkpoint as Meta publishes it
     /// (`torch.save` of a package whose state dict is under `"state"`).
     Demucs,
+    /// Stable Audio 3 as Stability AI publishes it: `model_config.json`, one
+    /// `model.safetensors` (DiT, conditioners, SAME-S), the T5Gemma text encoder in its
+    /// subfolder. The names come from [`crate::stable_audio::PUBLISHED_FILES`].
+    StableAudio,
 }
 
 impl ModelKind {
@@ -63,9 +67,24 @@ impl ModelKind {
                 ("special_tokens_map.json", Some(389)),
             ],
             ModelKind::Demucs => &[("htdemucs.th", None)],
+            ModelKind::StableAudio => &STABLE_AUDIO_LAYOUT,
         }
     }
 }
+
+/// Stable Audio's files. The gated repo cannot be read without a token, so the sizes are
+/// estimates for display, from the parameter counts in f32 (DiT 433 M and SAME-S, T5Gemma
+/// b-b's encoder); the download checks the hub's own numbers.
+const STABLE_AUDIO_LAYOUT: [(&str, Option<u64>); 5] = {
+    use crate::stable_audio::PUBLISHED_FILES as F;
+    [
+        (F[0], Some(5_000)),
+        (F[1], Some(2_000_000_000)),
+        (F[2], Some(3_000)),
+        (F[3], Some(1_400_000_000)),
+        (F[4], Some(34_000_000)),
+    ]
+};
 
 /// One file a model needs, as a repo-relative path with `/` separators.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -451,6 +470,16 @@ pub fn catalogue() -> Vec<ModelEntry> {
             "openai/clip-vit-large-patch14",
             "32bd64288804d66eefd0ccbe215aa642df71cc41",
             ClipTokenizer,
+            None,
+        ),
+        // Gated: the user accepts the Stability AI Community License on the repo's page and
+        // downloads with a token. Its commit cannot be read from here without one, so the
+        // entry follows `main`, and the cache records the commit that was downloaded.
+        ModelEntry::builtin(
+            crate::stable_audio::MODEL_NAME,
+            crate::stable_audio::HUB_REPO,
+            "main",
+            StableAudio,
             None,
         ),
         // Meta's Demucs v4 checkpoint (MIT), as `demucs.pretrained` fetches it; the file name's

@@ -284,6 +284,17 @@ impl DownloadJob<'_> {
     }
 
     fn hub_error(&self, file: &str, detail: String) -> WeightsError {
+        // A gated repo (Stable Audio) answers 401 without a token and 403 before its licence
+        // is accepted: say where to accept it.
+        let detail = match detail.starts_with("401") || detail.starts_with("403") {
+            true => format!(
+                "{detail}. Accept the licence at https://huggingface.co/{} with your Hugging \
+                 Face account, then add a token of that account (HF_TOKEN, or \
+                 `huggingface-cli login`)",
+                self.entry.repo
+            ),
+            false => detail,
+        };
         WeightsError::Hub {
             repo: self.entry.repo.clone(),
             file: file.to_string(),
