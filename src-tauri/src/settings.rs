@@ -6,7 +6,7 @@ use bgm_models::device::DevicePreference;
 use serde::{Deserialize, Serialize};
 
 use crate::pipeline::mix::{DuckMode, MixSettings, OriginalAudio};
-use crate::pipeline::PipelineConfig;
+use crate::pipeline::{EngineChoice, PipelineConfig};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
@@ -25,6 +25,8 @@ pub struct Settings {
     pub duck_depth_db: f32,
     /// Whether ducking cuts the speech band or the whole music.
     pub duck_mode: DuckMode,
+    /// The music engine; `auto` is Stable Audio when its weights are ready.
+    pub engine: EngineChoice,
 }
 
 impl Default for Settings {
@@ -38,6 +40,7 @@ impl Default for Settings {
             music_level_db: mix.music_level_db,
             duck_depth_db: mix.duck_depth_db,
             duck_mode: mix.duck_mode,
+            engine: EngineChoice::default(),
         }
     }
 }
@@ -66,6 +69,7 @@ impl Settings {
     pub fn apply_to(&self, config: &mut PipelineConfig) {
         config.whisper_model = self.whisper_model.clone();
         config.steps = self.steps;
+        config.engine = self.engine.resolve(&config.weights);
         config.mix.original_audio = self.original_audio;
         config.mix.music_level_db = self.music_level_db;
         config.mix.duck_depth_db = self.duck_depth_db;

@@ -12,6 +12,7 @@ use crate::jobs::{JobError, JobId, JobManifest, JobStore, StageName};
 use crate::media::MuxReport;
 use crate::paths::AppPaths;
 use crate::pipeline::mix::OriginalAudio;
+use crate::pipeline::EngineChoice;
 use crate::pipeline::{
     export_candidate, stage_models, ExportRequest, JobFiles, Pipeline, PipelineConfig,
     PipelineError, StageProgress,
@@ -24,6 +25,7 @@ pub struct Overrides {
     pub device: Option<DevicePreference>,
     pub steps: Option<u32>,
     pub original_audio: Option<OriginalAudio>,
+    pub engine: Option<EngineChoice>,
 }
 
 pub struct Studio {
@@ -63,6 +65,9 @@ impl Studio {
         }
         if let Some(original_audio) = overrides.original_audio {
             self.settings.original_audio = original_audio;
+        }
+        if let Some(engine) = overrides.engine {
+            self.settings.engine = engine;
         }
         self
     }

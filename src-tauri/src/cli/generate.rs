@@ -1,6 +1,7 @@
-//! `generate`: Riffusion spectrogram clips and their audio, from a prompt (one clip per
-//! candidate, all candidates in one batch) or from a music plan (every candidate's music for
-//! the whole plan, as seamless clip sequences).
+//! `generate`: music from a prompt or a plan. With Riffusion: spectrogram clips and their
+//! audio, from a prompt (one clip per candidate, all candidates in one batch) or from a music
+//! plan (every candidate's music for the whole plan, as seamless clip sequences). Stable Audio
+//! is in `generate_stable_audio`.
 
 use std::path::{Path, PathBuf};
 
@@ -18,7 +19,8 @@ use image::RgbImage;
 use serde::Serialize;
 
 use super::{print_json, progress};
-use crate::pipeline::write_music;
+use crate::pipeline::{write_music, MusicEngineKind};
+use crate::studio::Studio;
 
 #[derive(Debug, clap::Args)]
 pub struct GenerateArgs {
@@ -55,9 +57,16 @@ pub struct GenerateArgs {
     /// ddim or dpm++2m.
     #[arg(long, default_value = "dpm++2m", value_parser = parse_scheduler)]
     pub scheduler: SchedulerKind,
-    /// Output folder: candidate-N/clip-K.png and candidate-N/music.wav.
+    /// Output folder: candidate-N/music.wav (and Riffusion's candidate-N/clip-K.png).
     #[arg(long)]
     pub out: PathBuf,
+    /// The music engine (default: the setting). `--width`, `--init`, `--guidance`,
+    /// `--negative` and `--scheduler` are Riffusion's.
+    #[arg(long, value_enum)]
+    pub engine: Option<super::EngineArg>,
+    /// Stable Audio: seconds of music from a prompt (up to 120).
+    #[arg(long, default_value_t = 30.0)]
+    pub seconds: f64,
     #[arg(long)]
     pub json: bool,
 }
@@ -87,12 +96,20 @@ struct Report {
     candidates: Vec<CandidateOutput>,
 }
 
-pub(super) fn run(
+pub(super) fn run(args: GenerateArgs, studio: &Studio) -> anyhow::Result<()> {
+    anyhow::ensure!(args.candidates >= 1, "--candidates must be at least 1");
+    let config = studio.pipeline_config()?;
+    match config.engine {
+        MusicEngineKind::StableAudio => super::generate_stable_audio::run(&args, &config),
+        MusicEngineKind::Riffusion => run_riffusion(args, &config.weights, &config.device),
+    }
+}
+
+fn run_riffusion(
     args: GenerateArgs,
     weights: &WeightsConfig,
     device: &ComputeDevice,
 ) -> anyhow::Result<()> {
-    anyhow::ensure!(args.candidates >= 1, "--candidates must be at least 1");
     anyhow::ensure!(
         args.width > 0 && args.width.is_multiple_of(8),
         "--width must be a positive multiple of 8, not {}",
@@ -237,7 +254,7 @@ pub(super) fn run(
     Ok(())
 }
 
-fn read_plan(path: &Path) -> anyhow::Result<MusicPlan> {
+pub(super) fn read_plan(path: &Path) -> anyhow::Result<MusicPlan> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("reading \"{}\"", path.display()))?;
     MusicPlan::from_json(&text).with_context(|| format!("\"{}\"", path.display()))

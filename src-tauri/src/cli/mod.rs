@@ -2,6 +2,7 @@
 
 mod emotions;
 mod generate;
+mod generate_stable_audio;
 mod jobs;
 mod media;
 mod models;
@@ -22,6 +23,7 @@ use serde::Serialize;
 
 use crate::paths::AppPaths;
 use crate::pipeline::mix::OriginalAudio;
+use crate::pipeline::EngineChoice;
 use crate::studio::{Overrides, Studio};
 
 #[derive(Debug, Parser)]
@@ -128,6 +130,10 @@ pub enum Command {
         /// What of the video's own sound to keep under the music (default: the setting).
         #[arg(long, value_enum)]
         original: Option<OriginalArg>,
+        /// The music engine (default: the setting; `auto` is stable-audio when its weights are
+        /// ready, else riffusion).
+        #[arg(long, value_enum)]
+        engine: Option<EngineArg>,
         /// Download the models the job needs first, if any are missing.
         #[arg(long)]
         download: bool,
@@ -185,7 +191,8 @@ pub enum Command {
         #[arg(long)]
         out: PathBuf,
     },
-    /// Generate music with Riffusion: spectrogram clips (PNG) and audio (WAV) per candidate.
+    /// Generate music from a prompt or a plan: audio (WAV) per candidate, and with Riffusion
+    /// its spectrogram clips (PNG).
     Generate(generate::GenerateArgs),
     /// List, show and delete jobs.
     #[command(subcommand)]
@@ -216,6 +223,25 @@ pub enum OriginalArg {
     Speech,
     /// The music alone.
     Replace,
+}
+
+/// The music engine, as `--engine` takes it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum EngineArg {
+    /// Stable Audio when its weights are ready, else Riffusion.
+    Auto,
+    Riffusion,
+    StableAudio,
+}
+
+impl From<EngineArg> for EngineChoice {
+    fn from(arg: EngineArg) -> Self {
+        match arg {
+            EngineArg::Auto => EngineChoice::Auto,
+            EngineArg::Riffusion => EngineChoice::Riffusion,
+            EngineArg::StableAudio => EngineChoice::StableAudio,
+        }
+    }
 }
 
 impl From<OriginalArg> for OriginalAudio {
@@ -329,6 +355,7 @@ fn run_command(command: Command, studio: Studio) -> anyhow::Result<()> {
             steps,
             out,
             original,
+            engine,
             download,
             json,
         } => {
@@ -340,6 +367,7 @@ fn run_command(command: Command, studio: Studio) -> anyhow::Result<()> {
             };
             let overrides = Overrides {
                 original_audio: original.map(OriginalAudio::from),
+                engine: engine.map(EngineChoice::from),
                 ..with_steps(steps)
             };
             run::run(&request, &studio.with_overrides(overrides))
@@ -384,7 +412,13 @@ fn run_command(command: Command, studio: Studio) -> anyhow::Result<()> {
             let report = emotions::analyse(&transcript, duration, weights, &studio.open_device()?)?;
             emotions::write_plan(&report, seed, &out)
         }
-        Command::Generate(args) => generate::run(args, weights, &studio.open_device()?),
+        Command::Generate(args) => {
+            let studio = studio.with_overrides(Overrides {
+                engine: args.engine.map(EngineChoice::from),
+                ..Overrides::default()
+            });
+            generate::run(args, &studio)
+        }
         Command::Device { json } => show_device(&studio, json),
         Command::Bindings { out } => crate::app::export_bindings(&out)
             .map_err(anyhow::Error::msg)

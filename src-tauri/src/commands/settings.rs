@@ -12,6 +12,7 @@ use tauri::{AppHandle, Manager};
 
 use super::{blocking, internal, studio, CommandError, ErrorKind};
 use crate::pipeline::mix::{DuckMode, OriginalAudio};
+use crate::pipeline::EngineChoice;
 use crate::settings::Settings;
 use crate::tasks::{TaskKind, Tasks};
 
@@ -27,6 +28,8 @@ pub struct AppSettings {
     pub music_level_db: f32,
     pub duck_depth_db: f32,
     pub duck_mode: DuckMode,
+    /// The music engine; `auto` is Stable Audio when its weights are ready, else Riffusion.
+    pub engine: EngineChoice,
 }
 
 /// Bounds the window's sliders share with the checks here.
@@ -44,6 +47,7 @@ impl From<&Settings> for AppSettings {
             music_level_db: s.music_level_db,
             duck_depth_db: s.duck_depth_db,
             duck_mode: s.duck_mode,
+            engine: s.engine,
         }
     }
 }
@@ -89,6 +93,7 @@ impl AppSettings {
             music_level_db: self.music_level_db,
             duck_depth_db: self.duck_depth_db,
             duck_mode: self.duck_mode,
+            engine: self.engine,
         })
     }
 }

@@ -19,6 +19,8 @@ pub enum PipelineError {
     Emotion(Box<bgm_models::emotion::EmotionError>),
     #[error("music generation failed: {0}")]
     Riffusion(Box<bgm_models::riffusion::RiffusionError>),
+    #[error("music generation (Stable Audio) failed: {0}")]
+    StableAudio(Box<bgm_models::stable_audio::StableAudioError>),
     #[error("separating speech from the background failed: {0}")]
     Separation(Box<bgm_models::separation::SeparationError>),
     #[error("turning the spectrogram into audio failed: {0}")]
@@ -69,6 +71,15 @@ impl From<bgm_models::stt::SttError> for PipelineError {
 impl From<bgm_models::riffusion::RiffusionError> for PipelineError {
     fn from(e: bgm_models::riffusion::RiffusionError) -> Self {
         Self::Riffusion(Box::new(e))
+    }
+}
+
+impl From<bgm_models::stable_audio::StableAudioError> for PipelineError {
+    fn from(e: bgm_models::stable_audio::StableAudioError) -> Self {
+        match e {
+            bgm_models::stable_audio::StableAudioError::Cancelled => Self::Cancelled,
+            e => Self::StableAudio(Box::new(e)),
+        }
     }
 }
 

@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use super::error::{PipelineError, Result};
 use super::files::JobFiles;
+use super::generate::MusicEngineKind;
 use super::mix::{DuckMode, OriginalAudio};
 use super::stages::PipelineConfig;
 use crate::jobs::{JobId, JobStore};
@@ -22,6 +23,9 @@ pub const PROVENANCE_TAG: &str = "comment";
 #[serde(rename_all = "camelCase")]
 struct Provenance {
     generator: String,
+    /// The music engine, and its model as loaded (`name@commit`).
+    engine: MusicEngineKind,
+    music_model: String,
     candidate: usize,
     /// Per section: start, end, emotion, prompt and this candidate's seed.
     sections: Vec<SectionProvenance>,
@@ -81,8 +85,24 @@ pub fn export_candidate(
         ));
     }
     let plan = files.load_plan()?;
+    // Jobs from before the engine was recorded were all Riffusion's.
+    let timing = files.load_diffusion_timing().ok();
+    let engine = timing
+        .as_ref()
+        .map_or(MusicEngineKind::Riffusion, |t| t.engine);
+    let steps = match engine {
+        MusicEngineKind::Riffusion => config.steps.unwrap_or(plan.steps),
+        MusicEngineKind::StableAudio => config
+            .steps
+            .unwrap_or(bgm_models::stable_audio::DEFAULT_STEPS as u32),
+    };
     let provenance = Provenance {
         generator: format!("BGM Studio {}", env!("CARGO_PKG_VERSION")),
+        engine,
+        music_model: timing
+            .map(|t| t.model)
+            .filter(|m| !m.is_empty())
+            .unwrap_or_else(|| engine.model_name().to_string()),
         candidate,
         sections: plan
             .sections
@@ -98,20 +118,24 @@ pub fn export_candidate(
                 })
             })
             .collect(),
-        steps: config.steps.unwrap_or(plan.steps),
+        steps,
         guidance_scale: plan.guidance_scale,
         negative_prompt: plan.negative_prompt.clone(),
-        models: [config.whisper_model.as_str(), "emotion", "riffusion"]
-            .into_iter()
-            .chain(
-                (config.mix.original_audio == OriginalAudio::Speech)
-                    .then_some(bgm_models::separation::MODEL_NAME),
-            )
-            .map(|name| match find_model(name) {
-                Ok(entry) => format!("{}@{}", entry.repo, entry.revision),
-                Err(_) => name.to_string(),
-            })
-            .collect(),
+        models: [
+            config.whisper_model.as_str(),
+            "emotion",
+            engine.model_name(),
+        ]
+        .into_iter()
+        .chain(
+            (config.mix.original_audio == OriginalAudio::Speech)
+                .then_some(bgm_models::separation::MODEL_NAME),
+        )
+        .map(|name| match find_model(name) {
+            Ok(entry) => format!("{}@{}", entry.repo, entry.revision),
+            Err(_) => name.to_string(),
+        })
+        .collect(),
         mix: MixProvenance {
             original_audio: config.mix.original_audio,
             duck_mode: config.mix.duck_mode,

@@ -23,7 +23,7 @@ mod stages;
 pub use error::PipelineError;
 pub use export::{export_candidate, ExportRequest, PROVENANCE_TAG};
 pub use files::JobFiles;
-pub use generate::DiffusionTiming;
+pub use generate::{generate_music, DiffusionTiming, EngineChoice, MusicEngineKind};
 pub use mix_stage::MixReport;
 pub use music_writer::write_music;
 pub use reseed::reseed_candidate;

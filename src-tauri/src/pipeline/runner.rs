@@ -187,6 +187,17 @@ impl<'a> Pipeline<'a> {
         if !generated {
             return self.run(id, StageName::Mix, observer, cancel);
         }
+        // The other candidates stay, so the new one comes from the engine that made them.
+        if let Ok(timing) = files.load_diffusion_timing() {
+            if timing.engine != self.config.engine {
+                let config = PipelineConfig {
+                    engine: timing.engine,
+                    ..self.config.clone()
+                };
+                let pipeline = Pipeline::new(self.store, &config);
+                return pipeline.regenerate(id, candidate, section, observer, cancel);
+            }
+        }
         super::reseed::reseed_candidate(&files, candidate, section)?;
         let plan = job.stage(StageName::Plan).fingerprint.unwrap_or_default();
         let done = Fingerprints::from([(StageName::Plan, plan)]);
@@ -294,7 +305,9 @@ impl<'a> Pipeline<'a> {
             StageName::Generate => {
                 let plan = std::fs::read(files.plan())
                     .map_err(|e| PipelineError::file(&files.plan(), e))?;
-                f.add("plan.json", &plan).add_json("steps", &config.steps);
+                f.add("plan.json", &plan)
+                    .add_json("steps", &config.steps)
+                    .add_json("engine", &config.engine);
             }
             StageName::Mix => {
                 f.add_json("mix", &config.mix)
@@ -333,7 +346,7 @@ pub fn stage_models(stage: StageName, config: &PipelineConfig) -> Vec<String> {
     match stage {
         StageName::Transcribe => vec![config.whisper_model.clone()],
         StageName::Emotions => vec![bgm_models::emotion::MODEL_NAME.to_string()],
-        StageName::Generate => vec![bgm_models::riffusion::MODEL_NAME.to_string()],
+        StageName::Generate => vec![config.engine.model_name().to_string()],
         StageName::Separate if is_needed(stage, config) => {
             vec![bgm_models::separation::MODEL_NAME.to_string()]
         }

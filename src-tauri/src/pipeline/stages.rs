@@ -40,6 +40,8 @@ pub struct PipelineConfig {
     pub plan: PlanOptions,
     /// Diffusion steps, overriding the plan's (`--steps`).
     pub steps: Option<u32>,
+    /// The engine that makes the music.
+    pub engine: super::generate::MusicEngineKind,
     pub mix: MixSettings,
     pub loudness: LoudnessTarget,
 }
@@ -55,6 +57,7 @@ impl PipelineConfig {
             snap_to_cuts_seconds: 2.0,
             plan: PlanOptions::default(),
             steps: None,
+            engine: super::generate::MusicEngineKind::default(),
             mix: MixSettings::default(),
             loudness: LoudnessTarget::default(),
         }

@@ -1,5 +1,5 @@
-//! The generate stage: Riffusion plays the plan, all four candidates of each clip in one
-//! batch, and each candidate's spectrogram becomes 44.1 kHz stereo music.
+//! Riffusion as the music engine: it plays the plan, all candidates of each clip in one batch,
+//! and each candidate's spectrogram becomes 44.1 kHz stereo music.
 
 use std::ops::ControlFlow;
 use std::time::Instant;
@@ -10,70 +10,49 @@ use bgm_models::riffusion::{
 use bgm_models::spectrogram::{SpectrogramConverter, SpectrogramParams};
 use bgm_models::task::{CancelToken, Progress};
 
-use super::error::{PipelineError, Result};
-use super::files::JobFiles;
-use super::files::CLIPS;
-use super::music_writer::MusicWriter;
-use super::stages::PipelineConfig;
+use super::{model_label, DiffusionTiming, EngineRequest, MusicEngine, MusicEngineKind};
+use crate::pipeline::error::{PipelineError, Result};
+use crate::pipeline::files::CLIPS;
+use crate::pipeline::music_writer::MusicWriter;
+use crate::pipeline::stages::PipelineConfig;
 
-/// The denoising time of one generation: what a step costs on this machine.
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct DiffusionTiming {
-    /// "CPU", "CUDA" or "Metal".
-    pub device: String,
-    /// Rows per UNet call: candidates × 2 (classifier-free guidance).
-    pub batch: usize,
-    /// UNet calls: steps per clip × clips.
-    pub steps: usize,
-    /// Wall time of all the steps (model loading excluded).
-    pub seconds: f64,
-}
+pub struct RiffusionEngine;
 
-impl DiffusionTiming {
-    /// Seconds per step of all four candidates together; `None` for a single-candidate
-    /// regeneration, whose smaller batch says little about a full run.
-    pub fn seconds_per_step(&self) -> Option<f64> {
-        let full_batch = bgm_models::plan::CANDIDATES * 2;
-        (self.steps > 0 && self.batch == full_batch).then(|| self.seconds / self.steps as f64)
+impl MusicEngine for RiffusionEngine {
+    fn generate(
+        &self,
+        config: &PipelineConfig,
+        request: &EngineRequest,
+        progress: &mut dyn Progress,
+        cancel: &CancelToken,
+    ) -> Result<DiffusionTiming> {
+        generate_candidates(config, request, progress, cancel)
     }
 }
 
-pub fn generate(
+fn generate_candidates(
     config: &PipelineConfig,
-    files: &JobFiles,
+    request: &EngineRequest,
     progress: &mut dyn Progress,
     cancel: &CancelToken,
-) -> Result<()> {
-    generate_candidates(config, files, None, progress, cancel)
-}
-
-/// Generates every candidate, or only `only` (its files are replaced, the others' kept).
-pub fn generate_candidates(
-    config: &PipelineConfig,
-    files: &JobFiles,
-    only: Option<usize>,
-    progress: &mut dyn Progress,
-    cancel: &CancelToken,
-) -> Result<()> {
-    let full_plan = files.load_plan()?;
+) -> Result<DiffusionTiming> {
+    let (full_plan, files) = (request.plan, request.files);
+    let indices = request.candidates;
+    // The same plan with just the asked candidates in every section: one row each per batch.
     let mut plan = full_plan.clone();
-    let indices: Vec<usize> = match only {
-        Some(n) => {
-            // The same plan with just that candidate in every section: one row per batch.
-            for section in plan.sections.iter_mut() {
-                section.candidates = section.candidates.get(n).cloned().into_iter().collect();
-            }
-            vec![n]
-        }
-        None => (0..bgm_models::plan::CANDIDATES).collect(),
-    };
+    for section in plan.sections.iter_mut() {
+        section.candidates = indices
+            .iter()
+            .filter_map(|&n| section.candidates.get(n).cloned())
+            .collect();
+    }
     let mut options = LongOptions::from_plan(&plan, SchedulerKind::default());
     if let Some(steps) = config.steps {
         options.steps = steps as usize;
     }
     let converter = SpectrogramConverter::new(SpectrogramParams::default())?;
     let mut writers = Vec::with_capacity(indices.len());
-    for &n in &indices {
+    for &n in indices {
         let dir = files.candidate_dir(n);
         std::fs::create_dir_all(dir.join(CLIPS)).map_err(|e| PipelineError::file(&dir, e))?;
         let seed = full_plan
@@ -137,8 +116,9 @@ pub fn generate_candidates(
         batch: indices.len() * 2,
         steps: options.steps * clips.len(),
         seconds: started.elapsed().as_secs_f64(),
+        engine: MusicEngineKind::Riffusion,
+        model: model_label(bgm_models::riffusion::MODEL_NAME, config),
     };
-    files.save_diffusion_timing(&timing)?;
     // The model (and its GPU memory) goes before the last audio work.
     drop(model);
     let columns = total_columns(&plan);
@@ -150,5 +130,5 @@ pub fn generate_candidates(
         writer.finish(columns, &files.music(n))?;
         progress.report(0.95 + 0.05 * (k + 1) as f64 / total as f64);
     }
-    Ok(())
+    Ok(timing)
 }

@@ -1,0 +1,248 @@
+//! Stable Audio as the music engine, on its tiny random model in the published layout: the
+//! whole pipeline to an export in each original-sound mode, the engine chosen by default once
+//! its weights are there and switchable per run, and the joins between sections measured on
+//! the waveform (no click, no dip).
+
+mod common;
+#[path = "../../models/tests/stable_audio_common/mod.rs"]
+mod stable_audio_common;
+
+use std::path::Path;
+
+use bgm_models::device::ComputeDevice;
+use bgm_models::emotion::Emotion;
+use bgm_models::plan::{template, MusicPlan, CANDIDATES};
+use bgm_models::task::CancelToken;
+use bgm_models::weights::{find_model, local_folder};
+use bgm_studio::media::read_wav;
+use bgm_studio::pipeline::{generate_music, mix::OriginalAudio, JobFiles, MusicEngineKind};
+use bgm_studio::studio::{Overrides, Studio};
+use common::fixture;
+use common::sound::{export, mono, similarity, studio};
+
+/// Every word of the plan's prompts (and their tempos), so the tiny tokenizer knows them.
+fn prompt_words() -> Vec<String> {
+    let mut words = std::collections::BTreeSet::new();
+    for emotion in Emotion::ALL {
+        let t = template(emotion);
+        let prompts = (0..CANDIDATES).map(|k| t.prompt(k));
+        for prompt in prompts.chain([t.description()]) {
+            words.extend(
+                prompt
+                    .split(|c: char| !c.is_alphanumeric())
+                    .filter(|w| !w.is_empty())
+                    .map(str::to_string),
+            );
+        }
+        words.extend(t.bpm.iter().map(u16::to_string));
+    }
+    words.insert("BPM".into());
+    words.into_iter().collect()
+}
+
+/// Enough gain in the tiny decoder for its audio to follow the latents (see the writer).
+const DECODER_GAIN: f64 = 4.0;
+
+/// The tiny Stable Audio where the app looks for the catalogue's model.
+fn install_tiny_stable_audio(models: &Path) {
+    let entry = find_model(bgm_models::stable_audio::MODEL_NAME).unwrap();
+    stable_audio_common::write_tiny_model_folder(
+        &local_folder(models, &entry),
+        prompt_words(),
+        64,
+        DECODER_GAIN,
+    );
+}
+
+/// A studio on the tiny models, Stable Audio's included.
+fn stable_audio_studio(root: &Path, mode: OriginalAudio) -> Studio {
+    let studio = studio(root, mode);
+    let models = root.join("models");
+    if !models.join("stabilityai").exists() {
+        install_tiny_stable_audio(&models);
+    }
+    studio
+}
+
+/// A stereo WAV's channels.
+fn channels(path: &Path) -> (Vec<f32>, Vec<f32>, u32) {
+    let audio = read_wav(path).unwrap();
+    (audio.channel(0), audio.channel(1), audio.sample_rate)
+}
+
+#[test]
+fn stable_audio_is_the_default_once_ready_and_each_mode_exports_the_chosen_music() {
+    let root = tempfile::tempdir().unwrap();
+    let first = stable_audio_studio(root.path(), OriginalAudio::Duck);
+    let id = first.open_video(&fixture("speech.mp4")).unwrap().id;
+    first.run(id, &mut |_| {}, &CancelToken::new()).unwrap();
+    let files = JobFiles::new(&first.store().dir(id));
+    let timing = files.load_diffusion_timing().unwrap();
+    assert_eq!(timing.engine, MusicEngineKind::StableAudio);
+    assert_eq!(timing.batch, CANDIDATES, "four candidates in one batch");
+    assert_eq!(timing.model, "stable-audio-3-small (local folder)");
+
+    let plan = files.load_plan().unwrap();
+    let expected = (plan.duration * 44_100.0).round() as usize;
+    for n in 0..CANDIDATES {
+        let (left, right, rate) = channels(&files.music(n));
+        assert_eq!((rate, left.len()), (44_100, expected), "candidate {n}");
+        assert!(left.iter().chain(&right).all(|s| s.is_finite()));
+        assert!(
+            left.iter().any(|s| s.abs() > 1e-3),
+            "candidate {n} is silent"
+        );
+    }
+    let chosen = mono(&files.music(2));
+    let other = mono(&files.music(0));
+    let original = mono(&files.original_audio());
+
+    for mode in [
+        OriginalAudio::Duck,
+        OriginalAudio::Keep,
+        OriginalAudio::Replace,
+    ] {
+        let studio = stable_audio_studio(root.path(), mode);
+        studio.run(id, &mut |_| {}, &CancelToken::new()).unwrap();
+        let exported = export(&studio, id, 2, &root.path().join(format!("{mode:?}.mp4")));
+        let (music, not_chosen, own) = (
+            similarity(&exported, &chosen),
+            similarity(&exported, &other),
+            similarity(&exported, &original),
+        );
+        println!(
+            "{mode:?}: chosen music {music:.3}, candidate 0 {not_chosen:.3}, original {own:.3}"
+        );
+        assert!(music > 0.2, "{mode:?}: the chosen music is not in it");
+        if mode == OriginalAudio::Replace {
+            assert!(own < 0.06, "{mode:?}: the original sound is still in it");
+        } else {
+            assert!(own > 0.12, "{mode:?}: the original sound is missing");
+        }
+    }
+
+    // The export names the engine and the model it was made with.
+    let info = bgm_studio::media::probe(&root.path().join("Replace.mp4")).unwrap();
+    let provenance = info
+        .metadata
+        .get(bgm_studio::pipeline::PROVENANCE_TAG)
+        .expect("provenance");
+    assert!(
+        provenance.contains("\"engine\":\"stable-audio\"")
+            && provenance.contains("stable-audio-3-small (local folder)"),
+        "{provenance}"
+    );
+
+    // Riffusion for one run: the music is made again by it, and the job says so.
+    let riffusion =
+        stable_audio_studio(root.path(), OriginalAudio::Duck).with_overrides(Overrides {
+            engine: Some(bgm_studio::pipeline::EngineChoice::Riffusion),
+            ..Overrides::default()
+        });
+    riffusion.run(id, &mut |_| {}, &CancelToken::new()).unwrap();
+    let timing = files.load_diffusion_timing().unwrap();
+    assert_eq!(timing.engine, MusicEngineKind::Riffusion);
+}
+
+/// A plan of three sections of other emotions over `seconds`, from a job's plan.
+fn three_section_plan(plan: &MusicPlan, bounds: [f64; 2], seconds: f64) -> MusicPlan {
+    let mut json: serde_json::Value = serde_json::from_str(&plan.to_json().unwrap()).unwrap();
+    let first = json["sections"][0].clone();
+    let emotions = [Emotion::Joy, Emotion::Sadness, Emotion::Fear];
+    let edges = [0.0, bounds[0], bounds[1], seconds];
+    let sections: Vec<serde_json::Value> = emotions
+        .iter()
+        .enumerate()
+        .map(|(i, &emotion)| {
+            let mut section = first.clone();
+            section["start"] = edges[i].into();
+            section["end"] = edges[i + 1].into();
+            section["emotion"] = serde_json::to_value(emotion).unwrap();
+            for k in 0..CANDIDATES {
+                section["candidates"][k]["prompt"] = template(emotion).prompt(k).into();
+                section["candidates"][k]["seed"] = (100 * i + k).into();
+            }
+            section
+        })
+        .collect();
+    json["sections"] = sections.into();
+    json["duration"] = seconds.into();
+    json["transitions"] = bounds
+        .iter()
+        .map(|&at| serde_json::json!({"at": at, "seconds": 1.0}))
+        .collect::<Vec<_>>()
+        .into();
+    MusicPlan::from_json(&json.to_string()).unwrap()
+}
+
+/// RMS of `x` in windows of `width` samples.
+fn rms(x: &[f32], width: usize) -> Vec<f64> {
+    x.chunks(width)
+        .map(|c| (c.iter().map(|&v| f64::from(v).powi(2)).sum::<f64>() / c.len() as f64).sqrt())
+        .collect()
+}
+
+#[test]
+fn sections_follow_each_other_with_no_click_and_no_dip_at_the_joins() {
+    let root = tempfile::tempdir().unwrap();
+    let studio = stable_audio_studio(root.path(), OriginalAudio::Duck);
+    let id = studio.open_video(&fixture("speech.mp4")).unwrap().id;
+    studio.run(id, &mut |_| {}, &CancelToken::new()).unwrap();
+    let job_plan = JobFiles::new(&studio.store().dir(id)).load_plan().unwrap();
+    let bounds = [4.0, 8.5];
+    let plan = three_section_plan(&job_plan, bounds, 12.0);
+    let scratch = tempfile::tempdir().unwrap();
+    let files = JobFiles::new(scratch.path());
+    let config = studio.config_on(ComputeDevice::cpu());
+    assert_eq!(config.engine, MusicEngineKind::StableAudio);
+    let candidates: Vec<usize> = (0..CANDIDATES).collect();
+    generate_music(
+        &config,
+        &plan,
+        &candidates,
+        &files,
+        &mut |_| {},
+        &CancelToken::new(),
+    )
+    .unwrap();
+
+    // The joins mean something only if the music follows the latents: candidates differ.
+    let apart = similarity(&mono(&files.music(0)), &mono(&files.music(1)));
+    println!("candidates 0 and 1: similarity {apart:.3}");
+    assert!(apart < 0.8, "the tiny decoder does not hear its latents");
+    let rate = 44_100.0;
+    for n in 0..CANDIDATES {
+        let (left, _, _) = channels(&files.music(n));
+        assert_eq!(left.len(), 12 * 44_100);
+        let steps: Vec<f32> = left.windows(2).map(|w| (w[1] - w[0]).abs()).collect();
+        let near = |i: usize| bounds.iter().any(|&b| (i as f64 / rate - b).abs() < 0.1);
+        let typical_step = steps
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| !near(*i))
+            .map(|(_, s)| *s)
+            .fold(0f32, f32::max);
+        let window = 441; // 10 ms
+        let levels = rms(&left, window);
+        for &b in &bounds {
+            let at = (b * rate) as usize;
+            let join_step = steps[at - 4410..at + 4410]
+                .iter()
+                .copied()
+                .fold(0f32, f32::max);
+            // The level around the join against the second either side of it.
+            let k = at / window;
+            let around = &levels[k - 10..k + 10];
+            let mut context: Vec<f64> = levels[k - 100..k + 100].to_vec();
+            context.sort_by(f64::total_cmp);
+            let median = context[context.len() / 2];
+            let lowest = around.iter().copied().fold(f64::INFINITY, f64::min);
+            println!(
+                "candidate {n}, join at {b} s: largest step {join_step:.4} (elsewhere {typical_step:.4}), \
+                 lowest 10 ms level {lowest:.4} against a median {median:.4}"
+            );
+            assert!(join_step <= 1.5 * typical_step, "a click at {b} s");
+            assert!(lowest >= 0.5 * median, "a dip at {b} s");
+        }
+    }
+}
