@@ -109,6 +109,8 @@ export type AppSettings = {
 	musicLevelDb: number | null,
 	duckDepthDb: number | null,
 	duckMode: DuckMode,
+	/**  The music engine; `auto` is Stable Audio when its weights are ready, else Riffusion. */
+	engine: EngineChoice,
 };
 
 export type AudioStreamInfo = {
@@ -178,6 +180,12 @@ export type DuckMode =
  *  its own (it gets the plan's neutral prompt).
  */
 export type Emotion = "anger" | "disgust" | "fear" | "joy" | "neutral" | "sadness" | "surprise";
+
+/**
+ *  The engine the user asked for; `auto` is Stable Audio when its weights are ready and
+ *  Riffusion otherwise (Stable Audio's repo is gated: not everyone has it).
+ */
+export type EngineChoice = "auto" | "riffusion" | "stable-audio";
 
 export type ErrorKind = 
 /**  The file is missing, empty, damaged or not media: the user should pick another file. */
@@ -273,7 +281,13 @@ export type ModelKind =
  *  Demucs v4 (HTDemucs) source separation: one `.th` checkpoint as Meta publishes it
  *  (`torch.save` of a package whose state dict is under `"state"`).
  */
-"demucs";
+"demucs" | 
+/**
+ *  Stable Audio 3 as Stability AI publishes it: `model_config.json`, one
+ *  `model.safetensors` (DiT, conditioners, SAME-S), the T5Gemma text encoder in its
+ *  subfolder. The names come from [`crate::stable_audio::PUBLISHED_FILES`].
+ */
+"stable-audio";
 
 export type ModelState = 
 /**  Nothing on disk. */

@@ -5,12 +5,14 @@ import {
   type AppSettings,
   type DevicePreference,
   type DownloadProgressView,
+  type EngineChoice,
   type ModelView,
 } from "../bindings";
 import { channel } from "../channel";
 import { deviceLabel, formatBytes, num, oneOf } from "../format";
 
 const DEVICE_PREFERENCES: readonly DevicePreference[] = ["auto", "cuda", "metal", "cpu"];
+const ENGINES: readonly EngineChoice[] = ["auto", "riffusion", "stable-audio"];
 import { run } from "../result";
 
 interface Props {
@@ -100,6 +102,23 @@ export function SettingsScreen({ appInfo }: Props) {
                 <option value="cuda">NVIDIA (CUDA)</option>
                 <option value="metal">Apple (Metal)</option>
                 <option value="cpu">CPU</option>
+              </select>
+            </label>
+            <label>
+              <span>Music engine</span>
+              <select
+                value={settings.engine}
+                data-testid="engine"
+                onChange={(e) => {
+                  const engine = oneOf(ENGINES, e.currentTarget.value);
+                  if (engine) void save({ ...settings, engine });
+                }}
+              >
+                <option value="auto">Automatic (Stable Audio once downloaded)</option>
+                <option value="riffusion">Riffusion (open licence, 10 kHz, slower)</option>
+                <option value="stable-audio">
+                  Stable Audio 3 Small (full-band stereo; gated: Stability AI Community License)
+                </option>
               </select>
             </label>
             <label>

@@ -71,7 +71,7 @@ function scenario(): Scenario {
     missing: [],
     exportPath: "/videos/beach day - music 2.mp4",
     playerError: null,
-    settings: { device: "auto", whisperModel: "whisper-base", steps: null, originalAudio: "duck", musicLevelDb: 0, duckDepthDb: 12, duckMode: "spectral" },
+    settings: { device: "auto", whisperModel: "whisper-base", steps: null, originalAudio: "duck", musicLevelDb: 0, duckDepthDb: 12, duckMode: "spectral", engine: "auto" },
     models: [
       { name: "whisper-base", repo: "openai/whisper-base", kind: "whisper", state: "ready", bytesOnDisk: 290_403_936, expectedBytes: 290_403_936, path: "/cache/whisper-base", downloading: false },
       { name: "whisper-small", repo: "openai/whisper-small", kind: "whisper", state: "missing", bytesOnDisk: 0, expectedBytes: 966_995_080, path: "/cache/whisper-small", downloading: false },
@@ -319,7 +319,7 @@ test("the ducking mode is chosen in the export panel and re-mixes", async ({ pag
   await expect(page.getByTestId("remix")).toBeDisabled();
   const saved = await page.evaluate(() => window.__BGM_CALLS__.filter((c) => c.cmd === "save_settings").map((c) => c.args));
   expect(saved).toEqual([
-    { settings: { device: "auto", whisperModel: "whisper-base", steps: null, originalAudio: "duck", musicLevelDb: 0, duckDepthDb: 12, duckMode: "gain" } },
+    { settings: { device: "auto", whisperModel: "whisper-base", steps: null, originalAudio: "duck", musicLevelDb: 0, duckDepthDb: 12, duckMode: "gain", engine: "auto" } },
   ]);
   await page.getByTestId("original-audio").selectOption("speech");
   await expect(page.getByTestId("duck-mode")).toBeEnabled();
@@ -386,6 +386,14 @@ test("models and settings: states, the CPU warning with the measured step time, 
   await shot(page, "settings");
   const saved = await page.evaluate(() => window.__BGM_CALLS__.filter((c) => c.cmd === "save_settings").map((c) => c.args));
   expect(saved).toEqual([
-    { settings: { device: "auto", whisperModel: "whisper-small", steps: null, originalAudio: "duck", musicLevelDb: 0, duckDepthDb: 12, duckMode: "spectral" } },
+    { settings: { device: "auto", whisperModel: "whisper-small", steps: null, originalAudio: "duck", musicLevelDb: 0, duckDepthDb: 12, duckMode: "spectral", engine: "auto" } },
   ]);
+  await page.getByTestId("engine").selectOption("stable-audio");
+  await expect
+    .poll(() => page.evaluate(() => window.__BGM_CALLS__.filter((c) => c.cmd === "save_settings").length))
+    .toBe(2);
+  const engine = await page.evaluate(() => window.__BGM_CALLS__.filter((c) => c.cmd === "save_settings")[1]?.args);
+  expect(engine).toEqual({
+    settings: { device: "auto", whisperModel: "whisper-small", steps: null, originalAudio: "duck", musicLevelDb: 0, duckDepthDb: 12, duckMode: "spectral", engine: "stable-audio" },
+  });
 });
