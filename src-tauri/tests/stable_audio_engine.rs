@@ -246,3 +246,56 @@ fn sections_follow_each_other_with_no_click_and_no_dip_at_the_joins() {
         }
     }
 }
+
+#[test]
+fn the_generate_command_makes_stable_audio_music_from_a_prompt() {
+    let root = tempfile::tempdir().unwrap();
+    let models = root.path().join("models");
+    install_tiny_stable_audio(&models);
+    let out = root.path().join("out");
+    let bgm = |extra: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_bgm-studio"))
+            .env("BGM_DATA_DIR", root.path().join("data"))
+            .args(["--offline", "--device", "cpu", "--models-dir"])
+            .arg(&models)
+            .args(["generate", "--engine", "stable-audio", "--out"])
+            .arg(&out)
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let made = bgm(&[
+        "--prompt",
+        "gentle piano",
+        "--seconds",
+        "1.5",
+        "--candidates",
+        "2",
+        "--json",
+    ]);
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&made.stdout).unwrap();
+    assert_eq!(report["engine"], "stable-audio");
+    assert_eq!(report["candidates"].as_array().unwrap().len(), 2);
+    for n in 0..2 {
+        let (left, right, rate) = channels(&out.join(format!("candidate-{n}/music.wav")));
+        assert_eq!((rate, left.len(), right.len()), (44_100, 66_150, 66_150));
+    }
+    // Riffusion's own flags are refused by name, and too long a pass is refused.
+    let init = bgm(&["--prompt", "x", "--init", "clip.png"]);
+    let stderr = String::from_utf8_lossy(&init.stderr);
+    assert!(
+        !init.status.success() && stderr.contains("--init is Riffusion's"),
+        "{stderr}"
+    );
+    let long = bgm(&["--prompt", "x", "--seconds", "200"]);
+    let stderr = String::from_utf8_lossy(&long.stderr);
+    assert!(
+        !long.status.success() && stderr.contains("at most 120.0"),
+        "{stderr}"
+    );
+}
