@@ -1,9 +1,10 @@
 //! Stable Audio 3 (Stability AI, github.com/Stability-AI/stable-audio-3, read at 636f906): the
-//! music engine that makes full-band stereo. This module is being ported part by part (issue
-//! 30; docs/stable-audio-3-port.md says what the reference computes). Here so far: the
-//! diffusion transformer, the duration and timestep conditioning, the post-trained model's
-//! sampler (read from the published `model_config.json` + `model.safetensors`), the T5Gemma
-//! text encoder, and SAME-S's decoder from latents to stereo audio.
+//! music engine that makes full-band stereo (docs/stable-audio-3-port.md says what the
+//! reference computes). Here: the diffusion transformer, the duration and timestep
+//! conditioning, the post-trained model's sampler (read from the published `model_config.json`
+//! + `model.safetensors`), the T5Gemma text encoder, SAME-S's decoder from latents to stereo
+//! audio, and the whole model with continuation (`model`). The app's generate stage drives it
+//! section by section.
 
 mod config;
 mod dit;
