@@ -9,8 +9,8 @@ use std::sync::{Arc, Mutex};
 use bgm_models::task::CancelToken;
 use bgm_models::weights::{
     catalogue, catalogue_status, download_model, find_model, ignore_progress, locate, model_status,
-    DownloadStage, DownloadUpdate, ModelEntry, ModelKind, ModelSource, ModelState, RequiredFile,
-    ResolvedModel, WeightsConfig, WeightsError,
+    DownloadStage, DownloadUpdate, HubToken, ModelEntry, ModelKind, ModelSource, ModelState,
+    RequiredFile, ResolvedModel, WeightsConfig, WeightsError,
 };
 use candle_core::{DType, Device};
 use weights_hub::{sha256_hex, tensor_values, FakeHub, COMMIT};
@@ -87,6 +87,7 @@ impl Fixture {
             offline: false,
             conversion_dir: Some(self.dir.path().join("converted")),
             url_mirror: None,
+            token: None,
         }
     }
 
@@ -290,6 +291,45 @@ fn a_corrupt_download_is_detected_and_removed() {
     assert_ne!(
         model_status(&fx.entry(COMMIT), &fx.config()).state,
         ModelState::Ready
+    );
+}
+
+#[test]
+fn a_gated_repo_is_refused_without_its_token_and_served_with_it() {
+    let fx = Fixture::new();
+    fx.hub.gate(REPO, "hf_accepted");
+    let with_token = |token: Option<&str>| WeightsConfig {
+        token: token.and_then(HubToken::new),
+        ..fx.config()
+    };
+    let files_left = || {
+        let blobs = fx.repo_cache().join("blobs");
+        std::fs::read_dir(blobs).map_or(0, |entries| entries.count())
+    };
+    for (token, status) in [(None, "401"), (Some("hf_someone_else"), "403")] {
+        let error = fx
+            .download_with(&with_token(token))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains(status)
+                && error
+                    .contains("Accept the licence at https://huggingface.co/tiny-org/tiny-model")
+                && error.contains("HF_TOKEN"),
+            "{error}"
+        );
+        assert!(
+            !error.contains("hf_someone_else"),
+            "the token is not shown: {error}"
+        );
+        assert_eq!(files_left(), 0, "nothing written");
+    }
+    let model = fx
+        .download_with(&with_token(Some("hf_accepted")))
+        .expect("the token of an account that accepted the licence");
+    assert_eq!(
+        std::fs::read(model.file("model.safetensors")).unwrap(),
+        fx.weights
     );
 }
 

@@ -70,6 +70,7 @@ impl Fixture {
             offline: false,
             conversion_dir: Some(self.dir.path().join("converted")),
             url_mirror: None,
+            token: None,
         }
     }
 
@@ -451,6 +452,7 @@ fn the_mirror_serves_url_files_under_their_own_paths() {
     let fx = Fixture::new();
     let mirrored = WeightsConfig {
         url_mirror: Some(format!("{}/mirror/", fx.server.url)),
+        token: None,
         ..fx.config()
     };
 

@@ -31,6 +31,8 @@ pub fn command_bindings() -> Builder<tauri::Wry> {
             commands::show_in_folder,
             commands::get_settings,
             commands::save_settings,
+            commands::hub_token_saved,
+            commands::set_hub_token,
             commands::list_models,
             commands::download_model,
             commands::cancel_download,

@@ -4,6 +4,7 @@ pub mod app;
 pub mod atomic_file;
 pub mod cli;
 pub mod commands;
+pub mod hub_token;
 pub mod jobs;
 pub mod logging;
 pub mod media;

@@ -57,6 +57,11 @@ impl AppPaths {
     pub fn settings_file(&self) -> PathBuf {
         self.config.join("settings.json")
     }
+
+    /// The Hugging Face token the user saved (see `hub_token`).
+    pub fn hub_token_file(&self) -> PathBuf {
+        self.config.join("hub-token")
+    }
 }
 
 #[cfg(test)]

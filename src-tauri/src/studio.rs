@@ -6,7 +6,7 @@
 use bgm_models::device::{ComputeDevice, DeviceError, DevicePreference};
 use bgm_models::plan::{MusicPlan, PlanError};
 use bgm_models::task::{CancelToken, Progress};
-use bgm_models::weights::{missing_models, MissingModel, WeightsConfig};
+use bgm_models::weights::{missing_models, HubToken, MissingModel, WeightsConfig};
 
 use crate::jobs::{JobError, JobId, JobManifest, JobStore, StageName};
 use crate::media::MuxReport;
@@ -38,8 +38,11 @@ pub struct Studio {
 
 impl Studio {
     /// The studio in `paths`, with the settings saved there.
-    pub fn new(paths: AppPaths, weights: WeightsConfig) -> Self {
+    pub fn new(paths: AppPaths, mut weights: WeightsConfig) -> Self {
         let settings = Settings::load_from(&paths.settings_file());
+        if weights.token.is_none() {
+            weights.token = crate::hub_token::load(&paths.hub_token_file());
+        }
         Self {
             store: JobStore::in_data_dir(paths.data_dir()),
             paths,
@@ -94,6 +97,23 @@ impl Studio {
         settings.save_to(&self.paths.settings_file())?;
         self.settings = settings;
         Ok(())
+    }
+
+    /// Saves the user's Hugging Face token (owner-only), or forgets it with `None`; downloads
+    /// from now on carry it.
+    pub fn save_hub_token(&mut self, token: Option<HubToken>) -> std::io::Result<()> {
+        let path = self.paths.hub_token_file();
+        match &token {
+            Some(token) => crate::hub_token::save(&path, token)?,
+            None => crate::hub_token::clear(&path)?,
+        }
+        self.weights.token = token;
+        Ok(())
+    }
+
+    /// Whether the app has a token of its own saved.
+    pub fn has_hub_token(&self) -> bool {
+        crate::hub_token::load(&self.paths.hub_token_file()).is_some()
     }
 
     /// The device the model stages use: the flag, else `BGM_DEVICE`, else the setting.

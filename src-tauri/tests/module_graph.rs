@@ -7,6 +7,7 @@ use std::path::Path;
 /// Modules the command line and the tests use without a window.
 const TAURI_FREE: &[&str] = &[
     "atomic_file",
+    "hub_token",
     "jobs",
     "media",
     "paths",

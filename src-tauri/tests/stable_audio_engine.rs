@@ -299,3 +299,48 @@ fn the_generate_command_makes_stable_audio_music_from_a_prompt() {
         "{stderr}"
     );
 }
+
+#[test]
+fn models_token_saves_a_token_for_the_owner_alone_and_forgets_it() {
+    use std::io::Write;
+    use std::os::unix::fs::PermissionsExt;
+    let root = tempfile::tempdir().unwrap();
+    let bgm = |args: &[&str], stdin: &str| {
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_bgm-studio"))
+            .env("BGM_DATA_DIR", root.path())
+            .args(["models", "token"])
+            .args(args)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(stdin.as_bytes())
+            .unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let file = root.path().join("config/hub-token");
+    let saved = bgm(&[], "hf_from_stdin\n");
+    let said = String::from_utf8_lossy(&saved.stdout);
+    assert!(
+        saved.status.success(),
+        "{}",
+        String::from_utf8_lossy(&saved.stderr)
+    );
+    assert!(
+        !said.contains("hf_from_stdin"),
+        "the token is not echoed: {said}"
+    );
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "hf_from_stdin\n");
+    let mode = std::fs::metadata(&file).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600);
+    let empty = bgm(&[], "\n");
+    assert!(!empty.status.success(), "an empty token is refused");
+    assert!(file.exists(), "and the saved one kept");
+    assert!(bgm(&["--clear"], "").status.success());
+    assert!(!file.exists());
+}

@@ -60,6 +60,13 @@ export const commands = {
 	getSettings: () => typedError<AppSettings, CommandError>(__TAURI_INVOKE("get_settings")),
 	/**  Saves the settings; they apply to the next run (a changed mix setting re-mixes only). */
 	saveSettings: (settings: AppSettings) => typedError<AppSettings, CommandError>(__TAURI_INVOKE("save_settings", { settings })),
+	/**  Whether a Hugging Face token is saved (the token itself never goes back to the window). */
+	hubTokenSaved: () => typedError<boolean, CommandError>(__TAURI_INVOKE("hub_token_saved")),
+	/**
+	 *  Saves the user's Hugging Face token for gated models (owner-only file), or forgets it when
+	 *  empty. Returns whether one is saved now.
+	 */
+	setHubToken: (token: string) => typedError<boolean, CommandError>(__TAURI_INVOKE("set_hub_token", { token })),
 	listModels: () => typedError<ModelView[], CommandError>(__TAURI_INVOKE("list_models")),
 	/**
 	 *  Downloads a model into the Hugging Face cache (resuming a partial one), with progress.
@@ -238,6 +245,15 @@ export type JobView = {
 	media: MediaInfo,
 };
 
+/**  The terms a music engine's weights come under, for the screens that offer them. */
+export type Licence = {
+	name: string,
+	/**  Where to read it (and, for a gated repo, accept it). */
+	url: string,
+	/**  The Hub serves the files only to accounts that accepted it, with a token. */
+	gated: boolean,
+};
+
 export type MediaInfo = {
 	/**  The path as given, for display. */
 	path: string,
@@ -306,6 +322,8 @@ export type ModelView = {
 	expectedBytes: number | null,
 	path: string,
 	downloading: boolean,
+	/**  The music engines' licences (a gated one needs its licence accepted and a token). */
+	licence: Licence | null,
 };
 
 /**  What happens to the video's own sound. */

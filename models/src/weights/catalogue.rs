@@ -405,6 +405,40 @@ fn check_relative_path(path: &str) -> Result<()> {
     }
 }
 
+/// The terms a music engine's weights come under, for the screens that offer them.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(rename_all = "camelCase")]
+pub struct Licence {
+    pub name: String,
+    /// Where to read it (and, for a gated repo, accept it).
+    pub url: String,
+    /// The Hub serves the files only to accounts that accepted it, with a token.
+    pub gated: bool,
+}
+
+/// The licence of a model users choose between (the music engines); `None` for the others.
+pub fn licence(entry: &ModelEntry) -> Option<Licence> {
+    let (name, url, gated) = match entry.kind {
+        ModelKind::Riffusion => (
+            "CreativeML OpenRAIL-M",
+            "https://huggingface.co/riffusion/riffusion-model-v1",
+            false,
+        ),
+        ModelKind::StableAudio => (
+            crate::stable_audio::LICENCE_NAME,
+            crate::stable_audio::LICENCE_PAGE,
+            true,
+        ),
+        _ => return None,
+    };
+    Some(Licence {
+        name: name.into(),
+        url: url.into(),
+        gated,
+    })
+}
+
 /// Every built-in model, in display order.
 pub fn catalogue() -> Vec<ModelEntry> {
     use ModelKind::*;

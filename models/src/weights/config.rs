@@ -37,6 +37,32 @@ pub struct WeightsConfig {
     /// are still checked. `None`: the publisher's URL. [`WeightsConfig::from_env`] reads it
     /// from `BGM_URL_MIRROR`; tests point it at a local server.
     pub url_mirror: Option<String>,
+    /// The app's own Hugging Face token (its settings), used before `HF_TOKEN` and the token
+    /// file `huggingface-cli login` writes. Gated repos (Stable Audio) need one.
+    pub token: Option<HubToken>,
+}
+
+/// A Hugging Face access token. Never printed: its `Debug` shows only that there is one.
+#[derive(Clone, PartialEq, Eq)]
+pub struct HubToken(String);
+
+impl HubToken {
+    /// The token, trimmed; `None` when empty.
+    pub fn new(token: &str) -> Option<Self> {
+        let token = token.trim();
+        (!token.is_empty()).then(|| Self(token.to_string()))
+    }
+
+    /// The token itself, for the `Authorization` header only.
+    pub fn secret(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for HubToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("HubToken(<hidden>)")
+    }
 }
 
 impl WeightsConfig {
@@ -62,6 +88,7 @@ impl WeightsConfig {
                 .ok()
                 .map(|v| v.trim().to_string())
                 .filter(|v| !v.is_empty()),
+            token: None,
         }
     }
 
@@ -77,6 +104,7 @@ impl WeightsConfig {
             offline: true,
             conversion_dir: Some(root.join("converted")),
             url_mirror: None,
+            token: None,
         }
     }
 
@@ -129,7 +157,22 @@ impl WeightsConfig {
         if let Some(endpoint) = &self.endpoint {
             builder = builder.endpoint(endpoint.clone());
         }
+        if let Some(token) = self.resolved_token() {
+            builder = builder.token(token.secret());
+        }
         builder.build()
+    }
+
+    /// The token requests carry: the app's own, else `HF_TOKEN`, else the token file
+    /// `huggingface-cli login` writes.
+    pub(crate) fn resolved_token(&self) -> Option<HubToken> {
+        let from_env = || std::env::var("HF_TOKEN").ok();
+        let from_file = || std::fs::read_to_string(hf_hub::hf_home().join("token")).ok();
+        self.token.clone().or_else(|| {
+            from_env()
+                .or_else(from_file)
+                .and_then(|t| HubToken::new(&t))
+        })
     }
 }
 
@@ -153,7 +196,23 @@ mod tests {
             offline: false,
             conversion_dir: None,
             url_mirror: mirror.map(str::to_string),
+            token: None,
         }
+    }
+
+    #[test]
+    fn a_token_is_never_printed() {
+        let config = WeightsConfig {
+            token: super::HubToken::new("  hf_secret123 \n"),
+            ..with_mirror(None)
+        };
+        assert_eq!(config.token.as_ref().unwrap().secret(), "hf_secret123");
+        let shown = format!("{config:?}");
+        assert!(
+            !shown.contains("secret") && shown.contains("<hidden>"),
+            "{shown}"
+        );
+        assert_eq!(super::HubToken::new(" "), None);
     }
 
     #[test]

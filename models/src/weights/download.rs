@@ -63,7 +63,7 @@ pub fn download_model(
     let job = DownloadJob {
         entry,
         cache: RepoCache::new(hub.cache_dir(), &entry.repo),
-        http: HttpClients::new()?,
+        http: HttpClients::new(config.resolved_token().as_ref())?,
         hub,
         tracker: ProgressTracker::new(&entry.name, Arc::new(progress)),
         cancel,

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION};
 
+use super::config::HubToken;
 use super::error::{Result, WeightsError};
 
 /// The two HTTP clients of our own requests: HEAD must see the hub's redirect answer itself,
@@ -16,7 +17,8 @@ pub(crate) struct HttpClients {
 }
 
 impl HttpClients {
-    pub fn new() -> Result<Self> {
+    /// Clients sending `token` (see [`super::config::WeightsConfig::resolved_token`]).
+    pub fn new(token: Option<&HubToken>) -> Result<Self> {
         let build = |policy| {
             reqwest::Client::builder()
                 .user_agent(concat!(
@@ -30,9 +32,10 @@ impl HttpClients {
                 .map_err(|e| WeightsError::Setup(format!("no HTTP client: {e}")))
         };
         let mut auth = HeaderMap::new();
-        if let Some(value) =
-            hub_token().and_then(|t| HeaderValue::from_str(&format!("Bearer {t}")).ok())
+        if let Some(mut value) =
+            token.and_then(|t| HeaderValue::from_str(&format!("Bearer {}", t.secret())).ok())
         {
+            value.set_sensitive(true);
             auth.insert(AUTHORIZATION, value);
         }
         Ok(Self {
@@ -41,14 +44,4 @@ impl HttpClients {
             auth,
         })
     }
-}
-
-/// The token hf-hub would use: `HF_TOKEN`, else the file `huggingface-cli login` writes.
-fn hub_token() -> Option<String> {
-    let from_env = std::env::var("HF_TOKEN").ok();
-    let from_file = || std::fs::read_to_string(hf_hub::hf_home().join("token")).ok();
-    from_env
-        .or_else(from_file)
-        .map(|t| t.trim().to_string())
-        .filter(|t| !t.is_empty())
 }

@@ -32,8 +32,10 @@ mod tensor_loader;
 mod url_download;
 mod verify;
 
-pub use catalogue::{catalogue, find_model, ModelEntry, ModelKind, PinnedUrl, RequiredFile};
-pub use config::{WeightsConfig, MODELS_DIR_ENV, URL_MIRROR_ENV};
+pub use catalogue::{
+    catalogue, find_model, licence, Licence, ModelEntry, ModelKind, PinnedUrl, RequiredFile,
+};
+pub use config::{HubToken, WeightsConfig, MODELS_DIR_ENV, URL_MIRROR_ENV};
 pub use convert::ensure_safetensors;
 pub use download::download_model;
 pub use error::{Result, WeightsError};

@@ -47,7 +47,7 @@ pub(crate) fn download_from_urls(
         entry,
         config,
         folder: url_cache_folder(entry, config),
-        client: HttpClients::new()?.follow,
+        client: HttpClients::new(None)?.follow,
         tracker,
         cancel,
     };

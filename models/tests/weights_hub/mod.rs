@@ -10,6 +10,9 @@
 //! - `HEAD|GET {path}` of a file added with [`FakeHub::add_url_file`]: the bytes the same way,
 //!   as a publisher's own server (Meta's `dl.fbaipublicfiles.com`) serves them.
 //!
+//! A repo can be gated ([`FakeHub::gate`]): its files answer 401 without a token and 403
+//! with another one, as the hub does before a user has accepted the repo's licence.
+//!
 //! Faults on demand: drop the connection after N body bytes (once), serve corrupted bytes,
 //! serve slowly (keyed by the repo file path, or the URL path of plain files). Every request
 //! is logged so tests can assert what the client did.
@@ -49,6 +52,8 @@ struct State {
     plain: HashMap<String, Vec<u8>>,
     faults: Faults,
     log: Vec<String>,
+    /// Gated repo -> the token that may read it.
+    gated: HashMap<String, String>,
 }
 
 /// A running fake hub. Stops accepting when dropped (the listener thread is detached).
@@ -137,6 +142,11 @@ impl FakeHub {
         self.lock().log.clone()
     }
 
+    /// Gates `repo`: only requests with `Authorization: Bearer {token}` read its files.
+    pub fn gate(&self, repo: &str, token: &str) {
+        self.lock().gated.insert(repo.into(), token.into());
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -146,6 +156,8 @@ struct Request {
     method: String,
     path: String,
     range_start: Option<u64>,
+    /// The `Authorization` header's bearer token.
+    token: Option<String>,
 }
 
 fn read_request(reader: &mut BufReader<TcpStream>) -> Option<Request> {
@@ -157,6 +169,7 @@ fn read_request(reader: &mut BufReader<TcpStream>) -> Option<Request> {
     let method = parts.next()?.to_string();
     let path = parts.next()?.to_string();
     let mut range_start = None;
+    let mut token = None;
     loop {
         let mut header = String::new();
         if reader.read_line(&mut header).ok()? == 0 {
@@ -167,6 +180,9 @@ fn read_request(reader: &mut BufReader<TcpStream>) -> Option<Request> {
             break;
         }
         if let Some((name, value)) = header.split_once(':') {
+            if name.eq_ignore_ascii_case("authorization") {
+                token = value.trim().strip_prefix("Bearer ").map(str::to_string);
+            }
             if name.eq_ignore_ascii_case("range") {
                 range_start = value
                     .trim()
@@ -180,6 +196,7 @@ fn read_request(reader: &mut BufReader<TcpStream>) -> Option<Request> {
         method,
         path,
         range_start,
+        token,
     })
 }
 
@@ -263,6 +280,17 @@ fn respond(
         );
     }
     let repo = format!("{}/{}", parts[0], parts[1]);
+    if let Some(allowed) = guard.gated.get(&repo).cloned() {
+        let refusal = match &request.token {
+            None => Some("401 Unauthorized"),
+            Some(token) if *token != allowed => Some("403 Forbidden"),
+            Some(_) => None,
+        };
+        if let Some(status) = refusal {
+            drop(guard);
+            return write_head(out, status, &[("X-Error-Code", "GatedRepo".into())], 0);
+        }
+    }
     let revision = percent_decode(parts[3]);
     let file_path = percent_decode(parts[4]);
     if revision != COMMIT && revision != "main" {

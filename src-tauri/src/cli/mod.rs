@@ -327,7 +327,10 @@ fn run_command(command: Command, studio: Studio) -> anyhow::Result<()> {
             (None, None) => anyhow::bail!("export needs --candidate N (for a job) or --audio FILE"),
         },
         Command::Spectrogram(command) => spectrogram::run(command),
-        Command::Models(command) => models::run(command, weights),
+        Command::Models(command) => {
+            let mut studio = studio;
+            models::run(command, &mut studio)
+        }
         Command::Jobs(command) => jobs::run(command, &studio),
         Command::Transcribe {
             file,

@@ -30,6 +30,38 @@ pub enum ModelsCommand {
     },
     /// Print the folder a model is loaded from.
     Path { name: String },
+    /// Save a Hugging Face token for gated models (Stable Audio), read from standard input
+    /// (so it stays out of the shell history); the file is readable by you alone. Accept the
+    /// model's licence on its Hub page with the same account first.
+    Token {
+        /// Forget the saved token instead.
+        #[arg(long)]
+        clear: bool,
+    },
+}
+
+/// `models token`: reads one line from stdin and saves it, or clears the saved token.
+fn save_token(clear: bool, studio: &mut crate::studio::Studio) -> anyhow::Result<()> {
+    use anyhow::Context;
+    if clear {
+        studio
+            .save_hub_token(None)
+            .context("forgetting the token")?;
+        println!("the saved Hugging Face token is forgotten");
+        return Ok(());
+    }
+    let mut line = String::new();
+    std::io::stdin()
+        .read_line(&mut line)
+        .context("reading the token from standard input")?;
+    let token = bgm_models::weights::HubToken::new(&line)
+        .context("no token on standard input: pipe it in, e.g. `bgm-studio models token < file`")?;
+    let path = studio.paths().hub_token_file();
+    studio
+        .save_hub_token(Some(token))
+        .with_context(|| format!("saving the token to {}", path.display()))?;
+    println!("token saved to {} (readable by you alone)", path.display());
+    Ok(())
 }
 
 /// Where models come from: `--models-dir` wins over `BGM_MODELS_DIR` (`<dir>/<org>/<repo>/` for
@@ -44,7 +76,11 @@ pub(super) fn weights_config(models_dir: Option<PathBuf>, offline: bool) -> Weig
     config
 }
 
-pub(super) fn run(command: ModelsCommand, config: &WeightsConfig) -> anyhow::Result<()> {
+pub(super) fn run(
+    command: ModelsCommand,
+    studio: &mut crate::studio::Studio,
+) -> anyhow::Result<()> {
+    let config = &studio.weights().clone();
     match command {
         ModelsCommand::List { json } => list(config, json),
         ModelsCommand::Download { names } => {
@@ -58,6 +94,7 @@ pub(super) fn run(command: ModelsCommand, config: &WeightsConfig) -> anyhow::Res
             println!("{}", model_path(&name, config)?.display());
             Ok(())
         }
+        ModelsCommand::Token { clear } => save_token(clear, studio),
     }
 }
 

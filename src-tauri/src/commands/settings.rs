@@ -3,8 +3,8 @@
 
 use bgm_models::device::DevicePreference;
 use bgm_models::weights::{
-    catalogue, catalogue_status, download_model as fetch_model, find_model, DownloadStage,
-    DownloadUpdate, ModelKind, ModelState,
+    catalogue, catalogue_status, download_model as fetch_model, find_model, licence, DownloadStage,
+    DownloadUpdate, Licence, ModelKind, ModelState,
 };
 use serde::{Deserialize, Serialize};
 use tauri::ipc::Channel;
@@ -116,6 +116,28 @@ pub async fn save_settings(settings: AppSettings) -> Result<AppSettings, Command
     .await
 }
 
+/// Whether a Hugging Face token is saved (the token itself never goes back to the window).
+#[tauri::command]
+#[specta::specta]
+pub async fn hub_token_saved() -> Result<bool, CommandError> {
+    blocking(|| Ok(studio().has_hub_token())).await
+}
+
+/// Saves the user's Hugging Face token for gated models (owner-only file), or forgets it when
+/// empty. Returns whether one is saved now.
+#[tauri::command]
+#[specta::specta]
+pub async fn set_hub_token(token: String) -> Result<bool, CommandError> {
+    blocking(move || {
+        let mut studio = studio();
+        let token = bgm_models::weights::HubToken::new(&token);
+        let saved = token.is_some();
+        studio.save_hub_token(token).map_err(internal)?;
+        Ok(saved)
+    })
+    .await
+}
+
 #[derive(Clone, Debug, Serialize, specta::Type)]
 #[serde(rename_all = "camelCase")]
 pub struct ModelView {
@@ -127,6 +149,8 @@ pub struct ModelView {
     pub expected_bytes: f64,
     pub path: String,
     pub downloading: bool,
+    /// The music engines' licences (a gated one needs its licence accepted and a token).
+    pub licence: Option<Licence>,
 }
 
 #[tauri::command]
@@ -137,13 +161,14 @@ pub async fn list_models(app: AppHandle) -> Result<Vec<ModelView>, CommandError>
 
 fn model_views(app: &AppHandle) -> Vec<ModelView> {
     let tasks = app.state::<Tasks>();
-    let kinds: Vec<ModelKind> = catalogue().iter().map(|e| e.kind).collect();
+    let entries = catalogue();
     catalogue_status(studio().weights())
         .into_iter()
-        .zip(kinds)
-        .map(|(s, kind)| ModelView {
+        .zip(&entries)
+        .map(|(s, entry)| ModelView {
+            kind: entry.kind,
+            licence: licence(entry),
             downloading: tasks.is_running(&download_key(&s.name)),
-            kind,
             state: s.state,
             bytes_on_disk: s.bytes_on_disk as f64,
             expected_bytes: s.expected_bytes as f64,

@@ -11,6 +11,8 @@ interface Props {
   onReady: () => void;
 }
 
+const STABLE_AUDIO_PAGE = "https://huggingface.co/stabilityai/stable-audio-3-small-music";
+
 type Phase = { kind: "ask" } | { kind: "downloading"; current: number } | { kind: "paused"; current: number; message: string };
 
 /** What a job needs before it can run, with one button that downloads it all and carries on.
@@ -59,6 +61,14 @@ export function ModelsNeeded({ missing, onReady }: Props) {
         To make music for this video, BGM Studio first needs {describeMissing(missing)}. They are downloaded once and run on
         this computer.
       </p>
+      {missing.some((m) => m.name === "riffusion") && (
+        <p class="note" data-testid="engine-choice">
+          The music comes from <strong>Riffusion</strong> (CreativeML OpenRAIL-M, no account needed). The other engine,{" "}
+          <strong>Stable Audio 3 Small</strong>, makes full-band stereo in far less time; its weights are gated under the
+          Stability AI Community License: accept it at <code>{STABLE_AUDIO_PAGE}</code>, then add your Hugging Face token
+          and download it under Models &amp; settings.
+        </p>
+      )}
       {phase.kind === "downloading" && model && (
         <div class="download" data-testid="download-progress">
           <progress max={num(progress?.total) || 1} value={num(progress?.done)} />

@@ -25,6 +25,8 @@ export function SettingsScreen({ appInfo }: Props) {
   const [downloads, setDownloads] = useState<Record<string, DownloadProgressView>>({});
   const [settings, setSettings] = useState<AppSettings | null>(null);
   const [message, setMessage] = useState<string | null>(null);
+  const [tokenSaved, setTokenSaved] = useState(false);
+  const [tokenDraft, setTokenDraft] = useState("");
 
   const refresh = useCallback(async () => {
     const outcome = await run(commands.listModels());
@@ -36,6 +38,9 @@ export function SettingsScreen({ appInfo }: Props) {
     void refresh();
     void run(commands.getSettings()).then((outcome) => {
       if (outcome.ok) setSettings(outcome.value);
+    });
+    void run(commands.hubTokenSaved()).then((outcome) => {
+      if (outcome.ok) setTokenSaved(outcome.value);
     });
   }, [refresh]);
 
@@ -60,6 +65,15 @@ export function SettingsScreen({ appInfo }: Props) {
     if (outcome.ok) {
       setSettings(outcome.value);
       setMessage("Saved. New settings apply to the next run.");
+    } else setMessage(outcome.message);
+  };
+
+  const saveToken = async (token: string) => {
+    const outcome = await run(commands.setHubToken(token));
+    if (outcome.ok) {
+      setTokenSaved(outcome.value);
+      setTokenDraft("");
+      setMessage(outcome.value ? "Token saved (readable by you alone)." : "Token removed.");
     } else setMessage(outcome.message);
   };
 
@@ -181,6 +195,14 @@ export function SettingsScreen({ appInfo }: Props) {
                     <div class="muted small" title={m.path}>
                       {modelSource(m.repo)}
                     </div>
+                    {m.licence && (
+                      <div class="muted small" data-testid="model-licence">
+                        {m.licence.name}
+                        {m.licence.gated ? " · gated: accept it at " : " · "}
+                        <code>{m.licence.url}</code>
+                        {m.licence.gated && (tokenSaved ? ", then download (your token is saved)" : ", then save a token below")}
+                      </div>
+                    )}
                   </td>
                   <td>
                     {m.downloading && p ? (
@@ -213,6 +235,34 @@ export function SettingsScreen({ appInfo }: Props) {
             })}
           </tbody>
         </table>
+        <form
+          class="fields token"
+          data-testid="hub-token"
+          onSubmit={(e) => {
+            e.preventDefault();
+            void saveToken(tokenDraft);
+          }}
+        >
+          <label>
+            <span>Hugging Face token {tokenSaved ? "(saved)" : "(for gated models)"}</span>
+            <input
+              type="password"
+              autocomplete="off"
+              placeholder={tokenSaved ? "A token is saved" : "hf_…"}
+              value={tokenDraft}
+              data-testid="hub-token-input"
+              onInput={(e) => setTokenDraft(e.currentTarget.value)}
+            />
+          </label>
+          <button type="submit" disabled={!tokenDraft.trim()}>
+            Save token
+          </button>
+          {tokenSaved && (
+            <button type="button" data-testid="hub-token-remove" onClick={() => void saveToken("")}>
+              Remove
+            </button>
+          )}
+        </form>
       </section>
     </section>
   );

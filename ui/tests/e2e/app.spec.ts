@@ -73,10 +73,11 @@ function scenario(): Scenario {
     playerError: null,
     settings: { device: "auto", whisperModel: "whisper-base", steps: null, originalAudio: "duck", musicLevelDb: 0, duckDepthDb: 12, duckMode: "spectral", engine: "auto" },
     models: [
-      { name: "whisper-base", repo: "openai/whisper-base", kind: "whisper", state: "ready", bytesOnDisk: 290_403_936, expectedBytes: 290_403_936, path: "/cache/whisper-base", downloading: false },
-      { name: "whisper-small", repo: "openai/whisper-small", kind: "whisper", state: "missing", bytesOnDisk: 0, expectedBytes: 966_995_080, path: "/cache/whisper-small", downloading: false },
-      { name: "riffusion", repo: "riffusion/riffusion-model-v1", kind: "riffusion", state: "partial", bytesOnDisk: 1_000_000_000, expectedBytes: 4_265_000_000, path: "/cache/riffusion", downloading: false },
+      { name: "whisper-base", repo: "openai/whisper-base", kind: "whisper", state: "ready", bytesOnDisk: 290_403_936, expectedBytes: 290_403_936, path: "/cache/whisper-base", downloading: false, licence: null },
+      { name: "whisper-small", repo: "openai/whisper-small", kind: "whisper", state: "missing", bytesOnDisk: 0, expectedBytes: 966_995_080, path: "/cache/whisper-small", downloading: false, licence: null },
+      { name: "riffusion", repo: "riffusion/riffusion-model-v1", kind: "riffusion", state: "partial", bytesOnDisk: 1_000_000_000, expectedBytes: 4_265_000_000, path: "/cache/riffusion", downloading: false, licence: { name: "CreativeML OpenRAIL-M", url: "https://huggingface.co/riffusion/riffusion-model-v1", gated: false } },
     ],
+    hubTokenSaved: false,
     appInfo: {
       version: "0.1.0",
       device: "cpu",
@@ -285,6 +286,8 @@ test("first run: the models a job needs, downloaded with progress, cancel and re
   await page.evaluate(() => window.__dropFiles(["/videos/beach day.mp4"]));
   const panel = page.getByTestId("models-needed");
   await expect(panel).toContainText("3 models, 4.9 GB: whisper-base, emotion, riffusion");
+  await expect(page.getByTestId("engine-choice")).toContainText("Stable Audio 3 Small");
+  await expect(page.getByTestId("engine-choice")).toContainText("https://huggingface.co/stabilityai/stable-audio-3-small-music");
   await page.getByTestId("download-continue").click();
   await expect(page.getByTestId("download-progress")).toContainText("whisper-base (1 of 3)");
   await expect(page.getByTestId("download-rate")).toContainText("MB/s", { timeout: 5_000 });
@@ -396,4 +399,15 @@ test("models and settings: states, the CPU warning with the measured step time, 
   expect(engine).toEqual({
     settings: { device: "auto", whisperModel: "whisper-small", steps: null, originalAudio: "duck", musicLevelDb: 0, duckDepthDb: 12, duckMode: "spectral", engine: "stable-audio" },
   });
+  // The engines' licences, and a token saved without ever being shown back.
+  await expect(page.getByTestId("model-licence")).toContainText("CreativeML OpenRAIL-M");
+  await page.getByTestId("hub-token-input").fill("hf_test_token");
+  await page.getByRole("button", { name: "Save token" }).click();
+  await expect(page.getByRole("status")).toContainText("Token saved");
+  await expect(page.getByTestId("hub-token-input")).toHaveValue("");
+  await expect(page.getByTestId("hub-token-input")).toHaveAttribute("placeholder", "A token is saved");
+  const tokens = await page.evaluate(() => window.__BGM_CALLS__.filter((c) => c.cmd === "set_hub_token").map((c) => c.args));
+  expect(tokens).toEqual([{ token: "hf_test_token" }]);
+  await page.getByTestId("hub-token-remove").click();
+  await expect(page.getByRole("status")).toContainText("Token removed");
 });

@@ -47,6 +47,8 @@ export interface Scenario {
   playerError: string | null;
   settings: AppSettings;
   models: ModelView[];
+  /** Whether a Hugging Face token is saved (set_hub_token changes it). */
+  hubTokenSaved: boolean;
 }
 
 type Handler = (cmd: string, args: Record<string, unknown>) => unknown;
@@ -137,6 +139,12 @@ const extraCommands: Record<string, Handler> = {
     return scenario.settings;
   },
   list_models: () => scenarioOrThrow().models,
+  hub_token_saved: () => scenarioOrThrow().hubTokenSaved,
+  set_hub_token: (_, args) => {
+    const scenario = scenarioOrThrow();
+    scenario.hubTokenSaved = (args["token"] as string).trim() !== "";
+    return scenario.hubTokenSaved;
+  },
   run_job: (_, args) => {
     const missing = scenarioOrThrow().missing;
     if (missing.length > 0) {
