@@ -12,7 +12,7 @@ mod common;
 use bgm_models::task::CancelToken;
 use bgm_studio::pipeline::{mix::OriginalAudio, JobFiles};
 use common::fixture;
-use common::sound::{export, mono, similarity, studio, RATE};
+use common::sound::{export, export_in_each_mode, mono, similarity, studio, RATE};
 
 #[test]
 fn each_original_sound_mode_exports_the_chosen_music_and_the_right_original() {
@@ -20,38 +20,30 @@ fn each_original_sound_mode_exports_the_chosen_music_and_the_right_original() {
     let first = studio(root.path(), OriginalAudio::Duck);
     let id = first.open_video(&fixture("speech.mp4")).unwrap().id;
     first.run(id, &mut |_| {}, &CancelToken::new()).unwrap();
-    let files = JobFiles::new(&first.store().dir(id));
-    let chosen = mono(&files.music(2));
-    let other = mono(&files.music(0));
-    let original = mono(&files.original_audio());
-
-    for mode in [
+    let modes = [
         OriginalAudio::Duck,
         OriginalAudio::Keep,
         OriginalAudio::Replace,
-    ] {
-        let studio = studio(root.path(), mode);
-        studio.run(id, &mut |_| {}, &CancelToken::new()).unwrap();
-        let exported = export(&studio, id, 2, &root.path().join(format!("{mode:?}.mp4")));
-        let (music, not_chosen, own) = (
-            similarity(&exported, &chosen),
-            similarity(&exported, &other),
-            similarity(&exported, &original),
-        );
-        println!(
-            "{mode:?}: chosen music {music:.3}, candidate 0 {not_chosen:.3}, original {own:.3}"
-        );
+    ];
+    for measured in export_in_each_mode(root.path(), id, &modes, |mode| studio(root.path(), mode)) {
+        let mode = measured.mode;
         assert!(
-            music > 0.2 && music > 2.0 * not_chosen,
+            measured.chosen > 0.2 && measured.chosen > 2.0 * measured.other,
             "{mode:?}: the chosen music is not in it"
         );
         // Measured on the tiny models: duck 0.40 (spectral ducking; 0.68 with gain ducking),
         // keep 0.23 (the music, level-matched, is louder than the speech throughout),
         // replace 0.02.
         if mode == OriginalAudio::Replace {
-            assert!(own < 0.06, "{mode:?}: the original sound is still in it");
+            assert!(
+                measured.original < 0.06,
+                "{mode:?}: the original sound is still in it"
+            );
         } else {
-            assert!(own > 0.12, "{mode:?}: the original sound is missing");
+            assert!(
+                measured.original > 0.12,
+                "{mode:?}: the original sound is missing"
+            );
         }
     }
 }

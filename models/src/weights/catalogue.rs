@@ -73,15 +73,16 @@ impl ModelKind {
 }
 
 /// Stable Audio's files. The gated repo cannot be read without a token, so the sizes are
-/// estimates for display, from the parameter counts in f32 (DiT 433 M and SAME-S, T5Gemma
-/// b-b's encoder); the download checks the hub's own numbers.
+/// estimates for display: the sizes of the same files in f32 as the reference's own factory
+/// writes them at full size (tools/parity/stable_audio/bench_generate.py: 2,270,384,972 and
+/// 1,126,336,680 bytes); the download checks the hub's own numbers.
 const STABLE_AUDIO_LAYOUT: [(&str, Option<u64>); 5] = {
     use crate::stable_audio::PUBLISHED_FILES as F;
     [
         (F[0], Some(5_000)),
-        (F[1], Some(2_000_000_000)),
+        (F[1], Some(2_270_000_000)),
         (F[2], Some(3_000)),
-        (F[3], Some(1_400_000_000)),
+        (F[3], Some(1_130_000_000)),
         (F[4], Some(34_000_000)),
     ]
 };

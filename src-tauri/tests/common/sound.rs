@@ -9,7 +9,7 @@ use bgm_models::weights::WeightsConfig;
 use bgm_studio::jobs::JobId;
 use bgm_studio::media::decode_audio;
 use bgm_studio::paths::AppPaths;
-use bgm_studio::pipeline::{mix::OriginalAudio, ExportRequest};
+use bgm_studio::pipeline::{mix::OriginalAudio, ExportRequest, JobFiles};
 use bgm_studio::settings::Settings;
 use bgm_studio::studio::Studio;
 
@@ -87,4 +87,47 @@ pub fn export(studio: &Studio, id: JobId, candidate: usize, dest: &Path) -> Vec<
         )
         .unwrap();
     mono(dest)
+}
+
+/// How an export sounds against its sources.
+pub struct ModeExport {
+    pub mode: OriginalAudio,
+    /// Similarity with the chosen candidate's music, another candidate's, the original sound.
+    pub chosen: f64,
+    pub other: f64,
+    pub original: f64,
+}
+
+/// Runs job `id` with each of `modes` (the studio for a mode from `studio_for`) and exports
+/// candidate 2, comparing each export with candidate 2's music, candidate 0's and the original.
+pub fn export_in_each_mode(
+    root: &Path,
+    id: JobId,
+    modes: &[OriginalAudio],
+    studio_for: impl Fn(OriginalAudio) -> Studio,
+) -> Vec<ModeExport> {
+    let first = studio_for(modes[0]);
+    let files = JobFiles::new(&first.store().dir(id));
+    let chosen = mono(&files.music(2));
+    let other = mono(&files.music(0));
+    let original = mono(&files.original_audio());
+    modes
+        .iter()
+        .map(|&mode| {
+            let studio = studio_for(mode);
+            studio.run(id, &mut |_| {}, &CancelToken::new()).unwrap();
+            let exported = export(&studio, id, 2, &root.join(format!("{mode:?}.mp4")));
+            let measured = ModeExport {
+                mode,
+                chosen: similarity(&exported, &chosen),
+                other: similarity(&exported, &other),
+                original: similarity(&exported, &original),
+            };
+            println!(
+                "{mode:?}: chosen music {:.3}, candidate 0 {:.3}, original {:.3}",
+                measured.chosen, measured.other, measured.original
+            );
+            measured
+        })
+        .collect()
 }
