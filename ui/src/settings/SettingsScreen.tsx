@@ -150,15 +150,18 @@ export function SettingsScreen({ appInfo }: Props) {
               </select>
             </label>
             <label>
-              <span>Diffusion steps per clip</span>
+              <span>Diffusion steps (empty: Riffusion 25, Stable Audio 8)</span>
               <input
                 type="number"
                 min={1}
                 max={150}
-                value={settings.steps ?? 25}
+                value={settings.steps ?? ""}
+                placeholder="default"
                 data-testid="steps"
                 onChange={(e) => {
-                  const steps = Math.round(Number(e.currentTarget.value));
+                  const text = e.currentTarget.value.trim();
+                  if (text === "") return void save({ ...settings, steps: null });
+                  const steps = Math.round(Number(text));
                   if (steps >= 1 && steps <= 150) void save({ ...settings, steps });
                 }}
               />
