@@ -2,7 +2,7 @@
 //! music engine that makes full-band stereo (docs/stable-audio-3-port.md says what the
 //! reference computes). Here: the diffusion transformer, the duration and timestep
 //! conditioning, the post-trained model's sampler (read from the published `model_config.json`
-//! + `model.safetensors`), the T5Gemma text encoder, SAME-S's decoder from latents to stereo
+//! and `model.safetensors`), the T5Gemma text encoder, SAME-S's decoder from latents to stereo
 //! audio, and the whole model with continuation (`model`). The app's generate stage drives it
 //! section by section.
 
