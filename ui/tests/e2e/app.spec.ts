@@ -184,14 +184,16 @@ test("a past job reopens, and deleting asks once more", async ({ page }) => {
 });
 
 test("a dropped video runs its stages with progress, then offers four candidates", async ({ page }) => {
-  await start(page, { ...scenario(), stepMs: 150 });
+  // Each stage runs for 3 steps of 400 ms (1.2 s): longer than expect's 1 s polls once they slow,
+  // so the running state cannot fall between two of them (150 ms steps once did, in CI).
+  await start(page, { ...scenario(), stepMs: 400 });
   await page.evaluate(() => window.__dropFiles(["/videos/beach day.mp4"]));
   await expect(page.getByTestId("stage-transcribe")).toHaveAttribute("data-state", "running");
   await expect(page.getByTestId("stage-decode")).toHaveAttribute("data-state", "done");
   await expect(page.getByTestId("stage-transcribe")).toContainText("s left");
   await expect(page.getByTestId("cancel")).toBeVisible();
   await shot(page, "processing");
-  await expect(page.getByTestId("stage-mix")).toHaveAttribute("data-state", "done", { timeout: 15_000 });
+  await expect(page.getByTestId("stage-mix")).toHaveAttribute("data-state", "done", { timeout: 30_000 });
   await expect(page.getByTestId("overall")).toHaveText("100%");
   await expect(page.getByTestId("candidate").locator("img")).toHaveCount(4);
   await expect(page.getByTestId("transcript-line")).toHaveCount(2);
