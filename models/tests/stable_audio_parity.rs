@@ -1,4 +1,4 @@
-//! Stable Audio 3's DiT against the reference code (stable-audio-3 636f906) on a tiny random
+//! Stable Audio 3 (DiT, sampler, T5Gemma, SAME-S) against the reference code (stable-audio-3 636f906) on a tiny random
 //! model of the same architecture, loaded from the published layout (`model_config.json`,
 //! `model.safetensors` with `model.model.*`). Fixtures: tools/parity/stable_audio/make_fixtures.py.
 
@@ -7,8 +7,8 @@ mod stable_audio_common;
 use bgm_models::device::ComputeDevice;
 use bgm_models::stable_audio::{
     pingpong_schedule, sample_pingpong, Conditioning, DiffusionTransformer, DitConfig, DitInputs,
-    DurationEmbedder, MusicRequest, PromptConditioner, SameConfig, SameDecoder, StableAudio,
-    T5GemmaConfig, T5GemmaEncoder, DEFAULT_STEPS,
+    DurationEmbedder, MusicRequest, PromptConditioner, SameConfig, SameDecoder, SameEncoder,
+    StableAudio, T5GemmaConfig, T5GemmaEncoder, DEFAULT_STEPS,
 };
 use bgm_models::task::CancelToken;
 use candle_core::{DType, Device, Tensor};
@@ -395,6 +395,57 @@ fn the_full_size_same_s_decoder_loads_every_parameter_with_its_shape() {
     assert!(asked
         .iter()
         .any(|name| name == "pretransform.model.bottleneck.running_std"));
+}
+
+#[test]
+fn the_same_s_encoder_matches_the_reference() {
+    let dir = fixtures().join("same");
+    let (config, prefix) =
+        SameConfig::encoder_from_model_config(&dir.join("model_config.json")).unwrap();
+    assert_eq!(prefix, "");
+    assert_eq!(
+        (config.mapping_kernel, config.noise_regularize),
+        (1, false),
+        "the encoder maps with kernel 1 and adds no noise"
+    );
+    let vb = bgm_models::weights::var_builder(
+        &[dir.join("model.safetensors")],
+        DType::F32,
+        &Device::Cpu,
+    )
+    .unwrap();
+    let encoder = SameEncoder::load(&config, vb).unwrap();
+    // 5,000 samples: 157 patches of 32, padded to 160 (whole chunks), 10 frames.
+    let latents = encoder.encode(&fixture("same_encode_audio.f32")).unwrap();
+    let expected = fixture("same_encoded.f32");
+    assert_eq!(latents.dims(), expected.dims());
+    let scale: f32 = expected
+        .abs()
+        .unwrap()
+        .max_all()
+        .unwrap()
+        .to_scalar()
+        .unwrap();
+    let err = max_abs_diff(&latents, &expected);
+    println!("SAME-S encode, 2 rows of 5,000 samples: max abs error {err:.3e} (latents up to {scale:.3})");
+    assert!(err < 1e-5, "{err}");
+}
+
+#[test]
+fn the_full_size_same_s_encoder_loads_every_parameter_with_its_shape() {
+    let layout = FullSizeLayout::read();
+    let vb = layout.var_builder().pp("pretransform.model");
+    SameEncoder::load(&SameConfig::small_encoder(), vb).unwrap();
+    let missed = layout.never_loaded("pretransform.model.encoder.");
+    assert!(
+        missed.is_empty(),
+        "encoder parameters never loaded: {missed:?}"
+    );
+    let asked = layout.asked.lock().unwrap();
+    for bottleneck in ["scaling_factor", "bias", "running_std"] {
+        let name = format!("pretransform.model.bottleneck.{bottleneck}");
+        assert!(asked.contains(&name), "{name} never loaded");
+    }
 }
 
 #[test]

@@ -2,8 +2,8 @@
 //! music engine that makes full-band stereo (docs/stable-audio-3-port.md says what the
 //! reference computes). Here: the diffusion transformer, the duration and timestep
 //! conditioning, the post-trained model's sampler (read from the published `model_config.json`
-//! and `model.safetensors`), the T5Gemma text encoder, SAME-S's decoder from latents to stereo
-//! audio, and the whole model with continuation (`model`). The app's generate stage drives it
+//! and `model.safetensors`), the T5Gemma text encoder, SAME-S's encoder and decoder between
+//! stereo audio and latents, and the whole model with continuation (`model`). The app's generate stage drives it
 //! section by section.
 
 mod config;
@@ -27,7 +27,7 @@ pub use model::{
     LICENCE_PAGE, MODEL_NAME, PUBLISHED_FILES, TEXT_ENCODER_FOLDER, WEIGHTS_FILE,
 };
 pub use prompt::{Conditioned, PromptConditioner, MAX_PROMPT_TOKENS};
-pub use same::{NoiseSource, SameConfig, SameDecoder};
+pub use same::{NoiseSource, SameConfig, SameDecoder, SameEncoder};
 pub use sampler::{
     pingpong_schedule, sample_pingpong, Conditioning, LatentLength, DEFAULT_STEPS, MAX_SAMPLES,
     SAMPLES_PER_FRAME, SAMPLE_RATE,

@@ -6,8 +6,7 @@ A tiny random AudioAutoencoder built by the reference's create_autoencoder_from_
 geometry kept (one transformer resampling stage of stride 16, chunks of 32 with the midpoint
 shift, differential attention, DyT norms, heads of 64, the k=3 weight-normed mapping, stereo
 patches) but small: 32-sample patches (SAME-S: 256; the mapping still narrows, 128 to 64), 128 wide (2 heads), 2 blocks, 16 latent
-channels. Only the decoder and the bottleneck are written (the port decodes; the encoder is
-for inpainting from audio, not yet ported).
+channels.
 Writes, under models/tests/fixtures/stable_audio/:
 
   same/model_config.json, same/model.safetensors   the AE-only layout (SAME-S's own repo):
@@ -17,6 +16,9 @@ Writes, under models/tests/fixtures/stable_audio/:
                                                    audio (AudioAutoencoder.decode), with the
                                                    decoder's noise off (mask_noise 0,
                                                    noise_regularize false) so it is deterministic
+  same_encode_audio.f32, same_encoded.f32          5,000 samples of stereo (2 rows: padded to
+                                                   whole patches, then to whole chunks) and
+                                                   their latents (AudioAutoencoder.encode)
 """
 import json
 import os
@@ -60,10 +62,14 @@ def main():
             else:
                 p.copy_(torch.randn(p.shape, generator=g) * 0.05)
         ae.bottleneck.running_std.fill_(1.7)
+        # Drawn apart, after the decoder's draws, so the decode fixtures stay as they were.
+        affine = torch.Generator().manual_seed(2)
+        ae.bottleneck.scaling_factor.copy_(1.0 + 0.2 * torch.randn(ae.bottleneck.scaling_factor.shape, generator=affine))
+        ae.bottleneck.bias.copy_(0.3 * torch.randn(ae.bottleneck.bias.shape, generator=affine))
     folder = OUT / "same"
     folder.mkdir(parents=True, exist_ok=True)
     state = {k: v.contiguous() for k, v in ae.state_dict().items()
-             if v.numel() > 0 and not k.startswith("encoder.")}
+             if v.numel() > 0}
     save_file(state, folder / "model.safetensors", metadata={"format": "pt"})
     (folder / "model_config.json").write_text(json.dumps(
         {"model_type": "autoencoder", "sample_rate": 44100, "audio_channels": 2, "model": CONFIG}, indent=2))
@@ -71,14 +77,19 @@ def main():
     latents = torch.randn(2, LATENT, 6, generator=g)
     with torch.no_grad():
         audio = ae.decode(latents)
+    sound = torch.randn(2, 2, 5000, generator=torch.Generator().manual_seed(3)) * 0.3
+    with torch.no_grad():
+        encoded = ae.encode(sound)
     manifest_path = OUT / "manifest.json"
     manifest = json.loads(manifest_path.read_text())
-    for name, tensor in [("same_latents.f32", latents), ("same_audio.f32", audio)]:
+    for name, tensor in [("same_latents.f32", latents), ("same_audio.f32", audio),
+                         ("same_encode_audio.f32", sound), ("same_encoded.f32", encoded)]:
         array = tensor.float().contiguous().numpy()
         array.tofile(OUT / name)
         manifest[name] = {"shape": list(array.shape)}
     manifest_path.write_text(json.dumps(manifest, indent=2))
     print("audio", tuple(audio.shape), "std", float(audio.std()))
+    print("encoded", tuple(encoded.shape), "std", float(encoded.std()))
 
 
 if __name__ == "__main__":
