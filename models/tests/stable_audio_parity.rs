@@ -8,7 +8,7 @@ use bgm_models::device::ComputeDevice;
 use bgm_models::stable_audio::{
     pingpong_schedule, sample_pingpong, Conditioning, DiffusionTransformer, DitConfig, DitInputs,
     DurationEmbedder, MusicRequest, PromptConditioner, SameConfig, SameDecoder, SameEncoder,
-    StableAudio, T5GemmaConfig, T5GemmaEncoder, DEFAULT_STEPS,
+    StableAudio, T5GemmaConfig, T5GemmaEncoder, TextEncoder, DEFAULT_STEPS,
 };
 use bgm_models::task::CancelToken;
 use candle_core::{DType, Device, Tensor};
@@ -499,8 +499,14 @@ fn prompts_become_encoder_tokens_padding_embeddings_and_a_duration_token() {
     );
     let vb = candle_nn::VarBuilder::from_tensors(weights, DType::F32, &Device::Cpu);
     let max_tokens = 8;
-    let conditioner =
-        PromptConditioner::load(&tokenizer, t5gemma(false), width, max_tokens, vb).unwrap();
+    let conditioner = PromptConditioner::load(
+        &tokenizer,
+        TextEncoder::Resident(t5gemma(false)),
+        width,
+        max_tokens,
+        vb,
+    )
+    .unwrap();
 
     let prompts = ["w10 w11 w12 w13 w14", "w200 w201"];
     let out = conditioner.condition(&prompts, &[10.24, 60.0]).unwrap();

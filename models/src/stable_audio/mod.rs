@@ -26,7 +26,7 @@ pub use model::{
     GeneratedMusic, Latents, MusicRequest, StableAudio, CONFIG_FILE, HUB_REPO, LICENCE_NAME,
     LICENCE_PAGE, MODEL_NAME, PUBLISHED_FILES, TEXT_ENCODER_FOLDER, WEIGHTS_FILE,
 };
-pub use prompt::{Conditioned, PromptConditioner, MAX_PROMPT_TOKENS};
+pub use prompt::{Conditioned, PromptConditioner, TextEncoder, MAX_PROMPT_TOKENS};
 pub use same::{NoiseSource, SameConfig, SameDecoder, SameEncoder};
 pub use sampler::{
     pingpong_schedule, sample_pingpong, Conditioning, LatentLength, DEFAULT_STEPS, MAX_SAMPLES,

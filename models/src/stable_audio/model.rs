@@ -14,10 +14,10 @@ use serde_json::Value;
 use super::config::DitConfig;
 use super::dit::DiffusionTransformer;
 use super::error::{read_json, Result, StableAudioError};
-use super::prompt::{PromptConditioner, MAX_PROMPT_TOKENS};
+use super::prompt::{PromptConditioner, TextEncoder, MAX_PROMPT_TOKENS};
 use super::same::{SameConfig, SameDecoder};
 use super::sampler::{pingpong_schedule, sample_pingpong, Conditioning, LatentLength, SAMPLE_RATE};
-use super::t5gemma::{T5GemmaConfig, T5GemmaEncoder};
+use super::t5gemma::T5GemmaConfig;
 use crate::device::ComputeDevice;
 use crate::riffusion::NoiseRng;
 use crate::task::{CancelToken, Progress};
@@ -91,7 +91,7 @@ pub struct StableAudio {
 
 impl StableAudio {
     /// Loads the folder's three parts on `device` (the DiT and the text encoder in its dtype,
-    /// SAME-S in f32). `softcap` applies T5Gemma's attention logit cap (see `t5gemma`).
+    /// SAME-S in f32); the text encoder is read from its mapped file for each generation. `softcap` applies T5Gemma's attention logit cap (see `t5gemma`).
     pub fn from_folder(dir: &Path, softcap: bool, device: &ComputeDevice) -> Result<Self> {
         let config_file = dir.join(CONFIG_FILE);
         let dit_config = DitConfig::from_model_config(&config_file)?;
@@ -107,7 +107,11 @@ impl StableAudio {
             device.dtype,
             &device.device,
         )?;
-        let encoder = T5GemmaEncoder::load(&text_config, softcap, text_vb)?;
+        let encoder = TextEncoder::OnDemand {
+            config: text_config,
+            softcap,
+            weights: text_vb,
+        };
         let conditioner = PromptConditioner::load(
             &existing(text_dir.join(TOKENIZER_FILE))?,
             encoder,

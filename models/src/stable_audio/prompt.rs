@@ -11,7 +11,7 @@ use tokenizers::Tokenizer;
 
 use super::duration::DurationEmbedder;
 use super::error::{Result, StableAudioError};
-use super::t5gemma::T5GemmaEncoder;
+use super::t5gemma::{T5GemmaConfig, T5GemmaEncoder};
 
 /// The prompt length Stable Audio 3's config asks of the text encoder.
 pub const MAX_PROMPT_TOKENS: usize = 256;
@@ -24,9 +24,35 @@ pub struct Conditioned {
     pub global: Tensor,
 }
 
+/// The text encoder, kept loaded or loaded for each use.
+pub enum TextEncoder {
+    Resident(T5GemmaEncoder),
+    /// Loaded from its (mapped) weights for each batch of prompts and dropped after: T5Gemma
+    /// is 1.1 GB in f32, needed once per generation, and the DiT's sampling that follows is
+    /// when memory peaks.
+    OnDemand {
+        config: T5GemmaConfig,
+        softcap: bool,
+        weights: VarBuilder<'static>,
+    },
+}
+
+impl TextEncoder {
+    fn forward(&self, ids: &Tensor, mask: &Tensor) -> Result<Tensor> {
+        Ok(match self {
+            TextEncoder::Resident(encoder) => encoder.forward(ids, mask)?,
+            TextEncoder::OnDemand {
+                config,
+                softcap,
+                weights,
+            } => T5GemmaEncoder::load(config, *softcap, weights.clone())?.forward(ids, mask)?,
+        })
+    }
+}
+
 pub struct PromptConditioner {
     tokenizer: Tokenizer,
-    encoder: T5GemmaEncoder,
+    encoder: TextEncoder,
     padding_embedding: Tensor,
     duration: DurationEmbedder,
     max_tokens: usize,
@@ -38,7 +64,7 @@ impl PromptConditioner {
     /// (`conditioner.conditioners.*`).
     pub fn load(
         tokenizer_file: &Path,
-        encoder: T5GemmaEncoder,
+        encoder: TextEncoder,
         width: usize,
         max_tokens: usize,
         vb: VarBuilder,
