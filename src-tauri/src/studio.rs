@@ -176,10 +176,18 @@ impl Studio {
         id: JobId,
         regenerating: bool,
     ) -> Result<Vec<MissingModel>, PipelineError> {
-        let config = self.config_on(ComputeDevice::cpu());
-        let mut stages = Pipeline::new(&self.store, &config).stale_stages(id)?;
-        if regenerating && !stages.contains(&StageName::Generate) {
-            stages.push(StageName::Generate);
+        let mut config = self.config_on(ComputeDevice::cpu());
+        let pipeline = Pipeline::new(&self.store, &config);
+        let mut stages = pipeline.stale_stages(id)?;
+        if regenerating {
+            // New music for one candidate comes from the engine that made the others, whatever
+            // the setting: that engine's model is the one needed.
+            if let Some(engine) = pipeline.engine_of_made_music(id)? {
+                config.engine = engine;
+            }
+            if !stages.contains(&StageName::Generate) {
+                stages.push(StageName::Generate);
+            }
         }
         let mut names: Vec<String> = Vec::new();
         for name in stages.iter().flat_map(|&s| stage_models(s, &config)) {

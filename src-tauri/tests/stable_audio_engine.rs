@@ -125,7 +125,8 @@ fn stable_audio_is_the_default_once_ready_and_each_mode_exports_the_chosen_music
     );
 
     // New music for one candidate comes from the engine that made the others, whatever the
-    // engine in effect; the other candidates stay as they were.
+    // engine in effect, and needs only that engine's model; the other candidates stay as
+    // they were.
     let riffusion =
         stable_audio_studio(root.path(), OriginalAudio::Duck).with_overrides(Overrides {
             engine: Some(bgm_studio::pipeline::EngineChoice::Riffusion),
@@ -134,9 +135,16 @@ fn stable_audio_is_the_default_once_ready_and_each_mode_exports_the_chosen_music
     let before: Vec<Vec<f32>> = (0..CANDIDATES)
         .map(|n| channels(&files.music(n)).0)
         .collect();
+    let riffusion_folder = local_folder(
+        &root.path().join("models"),
+        &find_model(bgm_models::riffusion::MODEL_NAME).unwrap(),
+    );
+    let set_aside = root.path().join("riffusion-set-aside");
+    std::fs::rename(&riffusion_folder, &set_aside).unwrap();
     riffusion
         .regenerate(id, 1, None, &mut |_| {}, &CancelToken::new())
         .unwrap();
+    std::fs::rename(&set_aside, &riffusion_folder).unwrap();
     let timing = files.load_diffusion_timing().unwrap();
     assert_eq!(
         (timing.engine, timing.batch),

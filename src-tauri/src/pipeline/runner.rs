@@ -16,6 +16,7 @@ use serde::Serialize;
 use super::error::{PipelineError, Result};
 use super::files::JobFiles;
 use super::fingerprint::Fingerprint;
+use super::generate::MusicEngineKind;
 use super::mix::OriginalAudio;
 use super::stages::{self, PipelineConfig};
 use crate::jobs::{JobId, JobManifest, JobStore, StageName, StageState};
@@ -167,6 +168,26 @@ impl<'a> Pipeline<'a> {
         Ok(stale)
     }
 
+    /// The engine that made the job's music, when all of it is there: the one regenerating a
+    /// candidate uses. `None` before the music is made (regenerating then runs generate whole).
+    pub fn engine_of_made_music(&self, id: JobId) -> Result<Option<MusicEngineKind>> {
+        let job = self.store.load(id)?;
+        let files = JobFiles::new(&self.store.dir(id));
+        let made = job.stage(StageName::Generate).state == StageState::Done
+            && outputs(StageName::Generate, &files)
+                .iter()
+                .all(|p| p.exists());
+        // Without its timing file (it is written with the music), the engine in effect.
+        Ok(match made {
+            true => Some(
+                files
+                    .load_diffusion_timing()
+                    .map_or(self.config.engine, |timing| timing.engine),
+            ),
+            false => None,
+        })
+    }
+
     /// New music for one candidate (in one section, or all): new seeds for it in the plan,
     /// generate for that candidate alone, then mix. The other candidates' music is kept.
     pub fn regenerate(
@@ -180,23 +201,17 @@ impl<'a> Pipeline<'a> {
         // Everything up to generate must be done (and up to date) first.
         let mut job = self.run(id, StageName::Plan, observer, cancel)?;
         let files = JobFiles::new(&self.store.dir(id));
-        let generated = job.stage(StageName::Generate).state == StageState::Done
-            && outputs(StageName::Generate, &files)
-                .iter()
-                .all(|p| p.exists());
-        if !generated {
+        let Some(engine) = self.engine_of_made_music(id)? else {
             return self.run(id, StageName::Mix, observer, cancel);
-        }
+        };
         // The other candidates stay, so the new one comes from the engine that made them.
-        if let Ok(timing) = files.load_diffusion_timing() {
-            if timing.engine != self.config.engine {
-                let config = PipelineConfig {
-                    engine: timing.engine,
-                    ..self.config.clone()
-                };
-                let pipeline = Pipeline::new(self.store, &config);
-                return pipeline.regenerate(id, candidate, section, observer, cancel);
-            }
+        if engine != self.config.engine {
+            let config = PipelineConfig {
+                engine,
+                ..self.config.clone()
+            };
+            let pipeline = Pipeline::new(self.store, &config);
+            return pipeline.regenerate(id, candidate, section, observer, cancel);
         }
         super::reseed::reseed_candidate(&files, candidate, section)?;
         let plan = job.stage(StageName::Plan).fingerprint.unwrap_or_default();
