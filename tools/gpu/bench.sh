@@ -83,7 +83,10 @@ run() {
     --bpe models/tests/fixtures/riffusion/bpe_simple_vocab_16e6.txt.gz
   local binary=/tmp/bgm-gpu-bench/gpu_bench
   mkdir -p "$(dirname "$binary")" && gzip -dc "$bench/gpu_bench.gz" >"$binary" && chmod +x "$binary"
-  "$binary" "$weights" ${BENCH_PARTS:+--parts "$BENCH_PARTS"} | tee "$out/ours.txt"
+  # Stable Audio 3 (ours only: the reference's source is not on the device) in its own folder.
+  "$binary" "$weights" --write-sa3 full
+  { "$binary" "$weights" --parts sa3; "$binary" "$weights" ${BENCH_PARTS:+--parts "$BENCH_PARTS"}; } \
+    | tee "$out/ours.txt"
   python3 tools/gpu/reference.py bench "$weights" ${BENCH_PARTS:+--parts "$BENCH_PARTS"} \
     | tee "$out/torch.txt"
   python3 tools/gpu/report.py "$out/ours.txt" "$out/torch.txt" "$out/gpu.txt" | tee "$out/report.md"

@@ -9,7 +9,8 @@
 # part $OUT (or .gpu-bench/out) holds status.txt (part, exit code, seconds), ours.txt and
 # torch.txt (key=value lines) and report.md, so a session cut short keeps what ran.
 #
-# Parts, in order, while the budget (default 450 s) lasts: environment, wheels, weights (SD 1.5
+# Parts, in order, while the budget (default 450 s) lasts: environment, wheels, Stable Audio 3
+# (ours: its random full-size folder, then four candidates of 60 s at 8 steps), weights (SD 1.5
 # full size, random), UNet and VAE on both sides (3 runs), attention on both sides, a generate
 # of N clips (default 2) on both sides after a warm-up clip, then Whisper large-v3 if time
 # remains, then the report.
@@ -20,7 +21,7 @@ set -u
 cd "$(dirname "$0")/../.."
 bench=.gpu-bench
 out=${OUT:-$bench/out}
-device=cuda clips=2 runs=3 budget=450 tiny=0
+device=cuda clips=2 runs=3 budget=450 tiny=0 sa3_size=full sa3_seconds=60
 while [ $# -gt 0 ]; do
   case "$1" in
     --device) device=$2; shift 2 ;;
@@ -38,7 +39,7 @@ started=$(date +%s)
 seconds=$(python3 -c "print(round($clips * 5.12, 2))")
 weights=${BENCH_WEIGHTS:-/tmp/bgm-gpu-bench-weights}
 steps=()
-[ "$tiny" = 1 ] && { runs=1; steps=(--steps 2); }
+[ "$tiny" = 1 ] && { runs=1; steps=(--steps 2); sa3_size=tiny; sa3_seconds=4; }
 
 remaining() { echo $(( budget - ($(date +%s) - started) )); }
 
@@ -108,9 +109,9 @@ PY
 }
 
 # Copies, not links: loading converts the tiny .bin files to safetensors beside them, which
-# must not land in the source tree.
+# must not land in the source tree. (Stable Audio's folder, written before, stays.)
 tiny_weights() {
-  rm -rf "$weights" && mkdir -p "$weights"
+  rm -rf "$weights/sd15" "$weights/whisper-large-v3" && mkdir -p "$weights"
   cp -r models/tests/fixtures/riffusion/tiny-bin "$weights/sd15"
   cp -r models/tests/fixtures/whisper/tiny "$weights/whisper-large-v3"
 }
@@ -120,8 +121,10 @@ torch_side() {
   python3 tools/gpu/reference.py bench "$weights" --device "$device" --runs "$runs" "$@"
 }
 
-export out bench weights device runs
-export -f environment ours_binary torch_cuda_libraries tiny_weights ours torch_side
+export out bench weights device runs sa3_size
+sa3_weights() { mkdir -p "$weights" && "$(ours_binary)" "$weights" --write-sa3 "$sa3_size"; }
+
+export -f environment ours_binary torch_cuda_libraries tiny_weights ours torch_side sa3_weights
 
 part environment 60 environment.txt environment
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader >"$out/gpu.txt" 2>/dev/null \
@@ -139,6 +142,11 @@ else
   skip wheels "no PyTorch here"
 fi
 export PYTHONUNBUFFERED=1
+
+# Stable Audio 3 first: the engine users get by default, never run on a GPU before. Ours only:
+# the reference needs its own source tree, which the device does not have.
+part sa3_weights 90 weights.log sa3_weights \
+  && part ours_sa3 150 ours.txt ours --parts sa3 --seconds "$sa3_seconds" "${steps[@]}"
 
 if [ "$tiny" = 1 ]; then
   part weights 30 weights.log tiny_weights

@@ -21,6 +21,10 @@ def read_values(path):
 
 # (what, our key, PyTorch's key, unit, True when more is better)
 ROWS = [
+    ("Stable Audio 3, 4 candidates of {sa3_seconds} s, whole generate", "sa3_generate_s", "sa3_generate_s", "s", False),
+    ("Stable Audio 3, text encoding and first step", "sa3_text_and_first_step_s", "sa3_text_and_first_step_s", "s", False),
+    ("Stable Audio 3, one DiT step of 4 candidates", "sa3_step_s", "sa3_step_s", "s", False),
+    ("Stable Audio 3, SAME-S decode of one candidate", "sa3_decode_s", "sa3_decode_s", "s", False),
     ("Attention, UNet first block (2x8 heads, 4096 tokens, 40 wide)", "attention_unet_s", "attention_unet_s", "s", False),
     ("Attention, VAE mid block (one 512-wide head, 4096 tokens)", "attention_vae_s", "attention_vae_s", "s", False),
     ("Whisper large-v3 encoder, 30 s window", "whisper_encoder_s", "whisper_encoder_s", "s", False),
@@ -34,7 +38,7 @@ ROWS = [
     ("4 candidates of {seconds} s music, diffusion and VAE", "generate_diffusion_s", "generate_s", "s", False),
     ("4 candidates of {seconds} s music, with audio", "generate_s", None, "s", False),
 ]
-PARTS = ["attention", "whisper", "unet", "vae", "generate"]
+PARTS = ["sa3", "attention", "whisper", "unet", "vae", "generate"]
 
 
 def per_clip(values, seconds_key, clips_key):
@@ -49,6 +53,7 @@ def main():
     print("| work | ours | PyTorch fp16 | ours vs PyTorch |")
     print("|---|---|---|---|")
     seconds = ours.get("ours_generate_seconds") or torch.get("torch_generate_seconds") or 0
+    sa3_seconds = ours.get("ours_sa3_seconds") or torch.get("torch_sa3_seconds") or 0
     for what, key, torch_key, unit, more_is_better in ROWS:
         mine = ours.get(f"ours_{key}")
         theirs = torch.get(f"torch_{torch_key}") if torch_key else None
@@ -60,7 +65,8 @@ def main():
             # Always "how many times as fast as PyTorch": above 1 is better for us.
             speed = mine / theirs if more_is_better else theirs / mine
             ratio = f"{speed:.2f}x as fast"
-        print(f"| {what.format(seconds=f'{seconds:g}')} | {cell(mine)} | {cell(theirs)} | {ratio} |")
+        what = what.format(seconds=f"{seconds:g}", sa3_seconds=f"{sa3_seconds:g}")
+        print(f"| {what} | {cell(mine)} | {cell(theirs)} | {ratio} |")
     # Our clips overlap (each continues the last), so the same music takes more of them than
     # PyTorch's back-to-back clips: per clip is the like-for-like figure.
     mine_clip = per_clip(ours, "ours_generate_diffusion_s", "ours_generate_clips")
@@ -69,6 +75,9 @@ def main():
         print(f"| one clip of 4 candidates, diffusion and VAE | {mine_clip:.3f} s | {theirs_clip:.3f} s "
               f"| {theirs_clip / mine_clip:.2f}x as fast |")
     print()
+    rms, bad = ours.get("ours_sa3_rms"), ours.get("ours_sa3_non_finite")
+    if rms is not None:
+        print(f"- Stable Audio 3 (random weights), ours: audio RMS {rms:.4f}, {bad:.0f} non-finite samples")
     for name in ("unet", "vae"):
         for side, values in (("ours", ours), ("PyTorch", torch)):
             error = values.get(f"{'ours' if side == 'ours' else 'torch'}_attention_{name}_max_error")

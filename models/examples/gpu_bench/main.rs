@@ -1,14 +1,18 @@
 //! The GPU benchmark's Rust side: the model work BGM Studio does on a GPU, timed on full-size
 //! random weights, printed as `key=value` lines that tools/gpu/bench.sh sets beside PyTorch's.
 //!
-//! `gpu_bench WEIGHTS_DIR [--parts attention,whisper,unet,vae,generate] [--runs N]
+//! `gpu_bench WEIGHTS_DIR [--parts sa3,attention,whisper,unet,vae,generate] [--runs N]
 //! [--device cuda] [--seconds S] [--steps N]` (`--parts load` only loads the models: a quick
 //! check of the folders, and their load times), where WEIGHTS_DIR is what
 //! `tools/gpu/reference.py weights` wrote (`sd15/`, `whisper-large-v3/`), or any folder with
 //! those two in the same layouts (the first-run script's CPU dry run gives it the tiny test
-//! models: every shape below follows the loaded model's config). Built by
-//! `tools/gpu/bench.sh build` (release, `--features cuda`).
+//! models: every shape below follows the loaded model's config), and `sa3/`, which
+//! `gpu_bench WEIGHTS_DIR --write-sa3 full|tiny` writes. Built by `tools/gpu/bench.sh build`
+//! (release, `--features cuda`).
 //!
+//! - sa3: Stable Audio 3 small-music, four candidates of S seconds (default 60) at its 8 steps
+//!   (or N), as one window of the generate stage: load, text encoding and first step, each
+//!   further step, each SAME-S decode, peak memory, and the audio's RMS and non-finite count.
 //! - attention: our attention at the UNet's first-block and the VAE's mid-block shapes, in the
 //!   device's dtype with queries and keys as large as real weights make them, timed, with its
 //!   largest error against f32 on the CPU and its count of non-finite outputs.
@@ -45,6 +49,10 @@ use bgm_models::task::CancelToken;
 use bgm_models::weights::WeightsConfig;
 use candle_core::{DType, Device, Tensor};
 
+mod stable_audio;
+#[path = "../../tests/stable_audio_common/mod.rs"]
+mod stable_audio_common;
+
 const PROMPT: [u32; 3] = [50258, 50259, 50360];
 const DECODE_STEPS: usize = 100;
 const WINDOW_SECONDS: f64 = 30.0;
@@ -60,6 +68,8 @@ struct Args {
     seconds: f64,
     /// Diffusion steps of the generate part; the plan's default when absent.
     steps: Option<usize>,
+    /// Write Stable Audio 3's folder (`full` or `tiny`) instead of running parts.
+    write_sa3: Option<String>,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -73,6 +83,7 @@ fn parse_args() -> Result<Args, String> {
         device: DevicePreference::Cuda,
         seconds: 60.0,
         steps: None,
+        write_sa3: None,
     };
     while let Some(arg) = args.next() {
         let mut value = || args.next().ok_or(format!("{arg} needs a value"));
@@ -86,6 +97,7 @@ fn parse_args() -> Result<Args, String> {
             "--steps" => {
                 parsed.steps = Some(value()?.parse().map_err(|e| format!("--steps: {e}"))?)
             }
+            "--write-sa3" => parsed.write_sa3 = Some(value()?),
             other if parsed.dir.as_os_str().is_empty() => parsed.dir = PathBuf::from(other),
             other => return Err(format!("unexpected argument {other}")),
         }
@@ -93,7 +105,7 @@ fn parse_args() -> Result<Args, String> {
     if parsed.dir.as_os_str().is_empty() {
         return Err(
             "usage: gpu_bench WEIGHTS_DIR [--parts ...] [--runs N] [--device D] \
-                    [--seconds S] [--steps N]"
+                    [--seconds S] [--steps N] | gpu_bench WEIGHTS_DIR --write-sa3 full|tiny"
                 .into(),
         );
     }
@@ -387,6 +399,13 @@ fn main() {
             std::process::exit(2);
         }
     };
+    if let Some(size) = &args.write_sa3 {
+        if let Err(message) = stable_audio::write(&args.dir, size) {
+            eprintln!("{message}");
+            std::process::exit(1);
+        }
+        return;
+    }
     let device = ComputeDevice::open(args.device).unwrap_or_else(|e| {
         eprintln!("{e}");
         std::process::exit(1);
@@ -396,6 +415,12 @@ fn main() {
         report("gpu_total_mib", m.total as f64 / (1 << 20) as f64);
     }
     let wants = |part: &str| args.parts.iter().any(|p| p == part);
+    if wants("sa3") {
+        let steps = args
+            .steps
+            .unwrap_or(bgm_models::stable_audio::DEFAULT_STEPS);
+        stable_audio::bench(&args.dir, &device, args.seconds, steps);
+    }
     if wants("attention") {
         attention(&device, args.runs);
     }
