@@ -152,6 +152,7 @@ impl Attention {
             .contiguous()
     }
 
+    /// Attention with the queries and keys normalised here (and rotated, for self-attention).
     fn attend(
         &self,
         q: &Tensor,
@@ -159,14 +160,19 @@ impl Attention {
         v: &Tensor,
         rotary: Option<&Rotary>,
     ) -> Result<Tensor> {
-        let (b, _, n, depth) = q.dims4()?;
         let (mut q, mut k) = (self.q_norm.forward(q)?, self.k_norm.forward(k)?);
         if let Some(rotary) = rotary {
             q = rotary.apply(&q)?;
             k = rotary.apply(&k)?;
         }
+        self.output(&q, &k, v)
+    }
+
+    /// Attention of normalised queries and keys `[B, H, N, D]`, projected out to `[B, N, H·D]`.
+    fn output(&self, q: &Tensor, k: &Tensor, v: &Tensor) -> Result<Tensor> {
+        let (b, _, n, depth) = q.dims4()?;
         let scale = (depth as f64).powf(-0.5);
-        let out = scaled_dot_product_attention(&q, &k, v, scale)?;
+        let out = scaled_dot_product_attention(q, k, v, scale)?;
         self.out
             .forward(&out.transpose(1, 2)?.reshape((b, n, self.heads * depth))?)
     }
@@ -218,15 +224,21 @@ impl CrossAttention {
         })
     }
 
-    fn forward(&self, x: &Tensor, context: &Tensor) -> Result<Tensor> {
-        let q = self.attention.split_heads(&self.to_q.forward(x)?)?;
+    /// The context's keys (normalised) and values `[B, H, T, D]`: the same at every step.
+    fn keys_values(&self, context: &Tensor) -> Result<(Tensor, Tensor)> {
         let kv = self.to_kv.forward(context)?;
         let dim = kv.dim(D::Minus1)? / 2;
         let k = self.attention.split_heads(&kv.narrow(D::Minus1, 0, dim)?)?;
         let v = self
             .attention
             .split_heads(&kv.narrow(D::Minus1, dim, dim)?)?;
-        self.attention.attend(&q, &k, &v, None)
+        Ok((self.attention.k_norm.forward(&k)?, v))
+    }
+
+    fn forward(&self, x: &Tensor, keys: &Tensor, values: &Tensor) -> Result<Tensor> {
+        let q = self.attention.split_heads(&self.to_q.forward(x)?)?;
+        self.attention
+            .output(&self.attention.q_norm.forward(&q)?, keys, values)
     }
 }
 
@@ -300,8 +312,34 @@ impl Block {
         })
     }
 
-    /// `x` `[B, M + L, dim]`; `global` `[B, 6·dim]`; `local` `[B, L, local dim]`.
-    fn forward(&self, x: &Tensor, step: &StepInputs) -> Result<Tensor> {
+    /// What this block computes from the conditioning alone, once per sampling loop: the
+    /// context's keys and values, and the inpaint inputs' embedding (`local` `[B, L, local
+    /// dim]`), zero over the `memory` tokens in front.
+    fn constants(
+        &self,
+        context: &Tensor,
+        local: Option<&Tensor>,
+        memory: usize,
+    ) -> Result<BlockConstants> {
+        let (keys, values) = self.cross_attention.keys_values(context)?;
+        let local = match (&self.local_embed, local) {
+            (Some(embed), Some(local)) => {
+                let added = embed.forward(local)?;
+                let (b, _, dim) = added.dims3()?;
+                let padding = Tensor::zeros((b, memory, dim), added.dtype(), added.device())?;
+                Some(Tensor::cat(&[&padding, &added], 1)?)
+            }
+            _ => None,
+        };
+        Ok(BlockConstants {
+            keys,
+            values,
+            local,
+        })
+    }
+
+    /// `x` `[B, M + L, dim]`; `global` `[B, 6·dim]`.
+    fn forward(&self, x: &Tensor, step: &StepInputs, constants: &BlockConstants) -> Result<Tensor> {
         let modulation = step
             .global
             .broadcast_add(&self.scale_shift_gate)?
@@ -316,33 +354,41 @@ impl Block {
             .forward(&h, &step.rotary, step.value_mask.as_ref())?;
         let x = (x + gated(&h, gate_sa)?)?;
         let x = (&x
-            + self
-                .cross_attention
-                .forward(&self.cross_norm.forward(&x)?, &step.context)?)?;
-        let x = match (&self.local_embed, &step.local) {
-            (Some(embed), Some(local)) => {
-                let added = embed.forward(local)?;
-                // Nothing is added over the memory tokens in front.
-                let memory = step.memory_tokens;
-                let (b, _, dim) = added.dims3()?;
-                let padding = Tensor::zeros((b, memory, dim), added.dtype(), added.device())?;
-                (&x + Tensor::cat(&[&padding, &added], 1)?)?
-            }
-            _ => x,
+            + self.cross_attention.forward(
+                &self.cross_norm.forward(&x)?,
+                &constants.keys,
+                &constants.values,
+            )?)?;
+        let x = match &constants.local {
+            Some(local) => (&x + local)?,
+            None => x,
         };
         let h = modulate(&self.ff_norm.forward(&x)?, scale_ff, shift_ff)?;
         &x + gated(&self.feed_forward.forward(&h)?, gate_ff)?
     }
 }
 
+/// A block's share of [`Prepared`].
+struct BlockConstants {
+    keys: Tensor,
+    values: Tensor,
+    local: Option<Tensor>,
+}
+
+/// What a sampling loop's steps share, computed once ([`DiffusionTransformer::prepare`]): per
+/// block, the context's cross-attention keys and values and the inpaint embedding. The
+/// reference recomputes them at every step; they are about 8 % of a step's work.
+pub struct Prepared {
+    blocks: Vec<BlockConstants>,
+    rows: usize,
+    frames: usize,
+}
+
 /// What every block of one forward shares.
 struct StepInputs {
     global: Tensor,
-    context: Tensor,
-    local: Option<Tensor>,
     rotary: Rotary,
     value_mask: Option<Tensor>,
-    memory_tokens: usize,
 }
 
 /// One forward's inputs (f32 or the model's dtype; they are cast).
@@ -463,14 +509,54 @@ impl DiffusionTransformer {
 
     /// The velocity `[B, io_channels, L]` (f32) of one step.
     pub fn forward(&self, inputs: &DitInputs) -> Result<Tensor> {
+        self.forward_prepared(inputs, &self.prepare(inputs)?)
+    }
+
+    /// What every step with these inputs' context and inpaint inputs shares (the latents, times
+    /// and global conditioning may change from step to step).
+    pub fn prepare(&self, inputs: &DitInputs) -> Result<Prepared> {
+        let cast = |t: &Tensor| t.to_device(&self.device)?.to_dtype(self.dtype);
+        let (rows, _, frames) = inputs.latents.dims3()?;
+        let context = self.cond_embed.forward(&cast(inputs.context)?)?;
+        let local = match (inputs.local, self.config.local_add_cond_dim) {
+            (_, 0) => None,
+            (Some(local), _) => Some(cast(local)?.transpose(1, 2)?.contiguous()?),
+            // Zeros still go through the inpaint MLP: its biases add at every frame.
+            (None, channels) => Some(Tensor::zeros(
+                (rows, frames, channels),
+                self.dtype,
+                &self.device,
+            )?),
+        };
+        let memory = self.config.num_memory_tokens;
+        Ok(Prepared {
+            blocks: self
+                .blocks
+                .iter()
+                .map(|block| block.constants(&context, local.as_ref(), memory))
+                .collect::<Result<_>>()?,
+            rows,
+            frames,
+        })
+    }
+
+    /// [`forward`](Self::forward) with what [`prepare`](Self::prepare) made of the same
+    /// context and inpaint inputs.
+    pub fn forward_prepared(&self, inputs: &DitInputs, prepared: &Prepared) -> Result<Tensor> {
         let cast = |t: &Tensor| t.to_device(&self.device)?.to_dtype(self.dtype);
         let latents = cast(inputs.latents)?;
         let (b, _, frames) = latents.dims3()?;
         if inputs.times.len() != b {
             candle_core::bail!("{} times for a batch of {b}", inputs.times.len());
         }
+        if (prepared.rows, prepared.frames) != (b, frames) {
+            candle_core::bail!(
+                "prepared for {} rows of {} frames, given {b} of {frames}",
+                prepared.rows,
+                prepared.frames
+            );
+        }
         let memory = self.config.num_memory_tokens;
-        let context = self.cond_embed.forward(&cast(inputs.context)?)?;
         let times = expo_fourier_features(
             inputs.times,
             self.config.timestep_features_dim,
@@ -498,26 +584,13 @@ impl DiffusionTransformer {
             }
             None => None,
         };
-        let local = match (inputs.local, self.config.local_add_cond_dim) {
-            (_, 0) => None,
-            (Some(local), _) => Some(cast(local)?.transpose(1, 2)?.contiguous()?),
-            // Zeros still go through the inpaint MLP: its biases add at every frame.
-            (None, channels) => Some(Tensor::zeros(
-                (b, frames, channels),
-                self.dtype,
-                &self.device,
-            )?),
-        };
         let step = StepInputs {
             global,
-            context,
-            local,
             rotary: Rotary::new(&self.inv_freq, memory + frames)?,
             value_mask,
-            memory_tokens: memory,
         };
-        for block in &self.blocks {
-            x = block.forward(&x, &step)?;
+        for (block, constants) in self.blocks.iter().zip(&prepared.blocks) {
+            x = block.forward(&x, &step, constants)?;
         }
         let x = self.project_out.forward(&x.narrow(1, memory, frames)?)?;
         let x = x.transpose(1, 2)?.contiguous()?;

@@ -81,6 +81,23 @@ pub struct Conditioning<'a> {
     pub padding: Option<&'a Tensor>,
 }
 
+impl<'a> Conditioning<'a> {
+    /// One step's inputs: these latents at these times, under this conditioning.
+    fn inputs<'b>(&self, latents: &'b Tensor, times: &'b [f32]) -> DitInputs<'b>
+    where
+        'a: 'b,
+    {
+        DitInputs {
+            latents,
+            times,
+            context: self.context,
+            global: self.global,
+            local: self.local,
+            padding: self.padding,
+        }
+    }
+}
+
 /// Runs the ping-pong loop from `start` (the noise at t = 1) over `schedule`; `noise(i)` gives
 /// the fresh noise of step `i` (shaped as the latents), so tests can replay the reference's
 /// and the app draws from its own seeded generator. `step_done(i)` is called after each step.
@@ -94,16 +111,12 @@ pub fn sample_pingpong(
 ) -> Result<Tensor> {
     let rows = start.dim(0)?;
     let mut x = start.to_dtype(candle_core::DType::F32)?;
+    // The context and the inpaint inputs are the same at every step.
+    let prepared = model.prepare(&conditioning.inputs(&x, &[]))?;
     for (i, pair) in schedule.windows(2).enumerate() {
         let (t, next) = (pair[0], pair[1]);
-        let velocity = model.forward(&DitInputs {
-            latents: &x,
-            times: &vec![t; rows],
-            context: conditioning.context,
-            global: conditioning.global,
-            local: conditioning.local,
-            padding: conditioning.padding,
-        })?;
+        let times = vec![t; rows];
+        let velocity = model.forward_prepared(&conditioning.inputs(&x, &times), &prepared)?;
         let denoised = (&x - (velocity * t as f64)?)?;
         x = ((denoised * (1.0 - next as f64))?
             + (noise(i)?.to_device(x.device())? * next as f64)?)?;
