@@ -2,7 +2,7 @@
 //!
 //! candle computes it with libm's scalar `erff`, one call per element: about a tenth of a
 //! Whisper transcription's CPU time. Here erf is a rational function of x² (numerator of
-//! degree 6, denominator of degree 5, fitted by `tools/kernels/fit_erf.py`), evaluated in f64
+//! degree 6, denominator of degree 5, fitted by `tools/kernels/fit_rational.py erf`), evaluated in f64
 //! so that the loop vectorises and the f32 result is within an f32 rounding of the true value
 //! (the fit is within 1.6e-9 of erf on [-4, 4]; beyond, erf rounds to ±1 in f32).
 //!

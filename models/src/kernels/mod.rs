@@ -3,6 +3,7 @@
 
 pub mod attention;
 pub mod conv;
+pub mod dyt;
 pub mod gelu;
 pub mod group_norm;
 pub mod linear;

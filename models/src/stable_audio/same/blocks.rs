@@ -9,32 +9,18 @@ use candle_nn::VarBuilder;
 use super::super::dit::Rotary;
 use super::SameConfig;
 use crate::kernels::attention::scaled_dot_product_attention;
+use crate::kernels::dyt::DynTanh;
 use crate::kernels::linear::{linear, linear_no_bias, Linear};
 
 type Result<T> = candle_core::Result<T>;
 
-/// Dynamic tanh, SAME's norm: `γ · tanh(α · x) + β` with a scalar α.
-struct DynTanh {
-    alpha: Tensor,
-    gamma: Tensor,
-    beta: Tensor,
-}
-
-impl DynTanh {
-    fn load(width: usize, vb: VarBuilder) -> Result<Self> {
-        Ok(Self {
-            alpha: vb.get(1, "alpha")?,
-            gamma: vb.get(width, "gamma")?,
-            beta: vb.get(width, "beta")?,
-        })
-    }
-
-    fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        x.broadcast_mul(&self.alpha)?
-            .tanh()?
-            .broadcast_mul(&self.gamma)?
-            .broadcast_add(&self.beta)
-    }
+/// A DyT norm's parameters (`alpha`, `gamma`, `beta`) under `vb`.
+fn load_dyt(width: usize, vb: VarBuilder) -> Result<DynTanh> {
+    DynTanh::new(
+        vb.get(1, "alpha")?,
+        vb.get(width, "gamma")?,
+        vb.get(width, "beta")?,
+    )
 }
 
 /// One block: differential self-attention and a SwiGLU feed-forward, each after a DyT norm.
@@ -58,13 +44,13 @@ impl Block {
         let rotary_half = head / 4;
         let attention = vb.pp("self_attn");
         Ok(Self {
-            pre_norm: DynTanh::load(width, vb.pp("pre_norm"))?,
+            pre_norm: load_dyt(width, vb.pp("pre_norm"))?,
             to_qkv: linear_no_bias(width, 5 * width, attention.pp("to_qkv"))?,
-            q_norm: DynTanh::load(head, attention.pp("q_norm"))?,
-            k_norm: DynTanh::load(head, attention.pp("k_norm"))?,
+            q_norm: load_dyt(head, attention.pp("q_norm"))?,
+            k_norm: load_dyt(head, attention.pp("k_norm"))?,
             to_out: linear_no_bias(width, width, attention.pp("to_out"))?,
             inv_freq: vb.get(rotary_half, "rope.inv_freq")?.to_dtype(DType::F32)?,
-            ff_norm: DynTanh::load(width, vb.pp("ff_norm"))?,
+            ff_norm: load_dyt(width, vb.pp("ff_norm"))?,
             ff_in: linear(width, 2 * inner, vb.pp("ff.ff.0.proj"))?,
             ff_out: linear(inner, width, vb.pp("ff.ff.2"))?,
             heads: width / head,
