@@ -108,6 +108,55 @@ fn bad_inputs_are_typed_errors_that_name_the_file() {
     }
 }
 
+/// A file whose container names other files (an HLS playlist, an FFmpeg concat list) is
+/// refused before anything it names is opened: a crafted one could otherwise pull any file
+/// the user can read into an export. The files it names here are real media, so opening them
+/// would succeed.
+#[test]
+fn playlists_and_lists_that_name_other_files_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let media = dir.path().join("inside.mp4");
+    std::fs::copy(fixture("h264_aac.mp4"), &media).unwrap();
+    let playlist = dir.path().join("crafted.m3u8");
+    std::fs::write(
+        &playlist,
+        format!(
+            "#EXTM3U\n#EXT-X-TARGETDURATION:10\n#EXTINF:10,\n{}\n#EXT-X-ENDLIST\n",
+            media.display()
+        ),
+    )
+    .unwrap();
+    let list = dir.path().join("crafted.ffconcat");
+    std::fs::write(&list, "ffconcat version 1.0\nfile inside.mp4\n").unwrap();
+    for (path, kind) in [(&playlist, "HLS playlist"), (&list, "concat list")] {
+        let err = probe(path).unwrap_err();
+        assert!(
+            matches!(err, MediaError::ReachesOtherFiles { .. }),
+            "{}: {err:?}",
+            path.display()
+        );
+        assert_names_file(&err, path.file_name().unwrap().to_str().unwrap());
+        assert!(err.to_string().contains(kind), "{err}");
+        assert!(err.is_bad_input());
+    }
+    // A numbered picture name (which FFmpeg's image demuxer would read as a sequence of
+    // siblings) is a still picture, refused as one.
+    let picture = dir.path().join("frame%03d.bmp");
+    common::run_ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        "color=c=red:s=16x16",
+        "-frames:v",
+        "1",
+        "-update",
+        "1",
+        picture.to_str().unwrap(),
+    ]);
+    let err = probe(&picture).unwrap_err();
+    assert!(matches!(err, MediaError::StillImage { .. }), "{err:?}");
+}
+
 #[test]
 fn unicode_and_odd_paths_work() {
     let dir = tempfile::tempdir().unwrap();

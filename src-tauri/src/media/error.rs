@@ -33,6 +33,9 @@ pub enum MediaError {
         detail: String,
     },
 
+    #[error("\"{}\" is {kind}, which can make BGM Studio read other files; open the video itself", .path.display())]
+    ReachesOtherFiles { path: PathBuf, kind: &'static str },
+
     #[error("\"{}\" has no audio track", .path.display())]
     NoAudio { path: PathBuf },
 
@@ -108,6 +111,7 @@ impl MediaError {
                 | MediaError::NoAudio { .. }
                 | MediaError::NoVideo { .. }
                 | MediaError::StillImage { .. }
+                | MediaError::ReachesOtherFiles { .. }
                 | MediaError::TooShort { .. }
                 | MediaError::UnsupportedCodec { .. }
         )

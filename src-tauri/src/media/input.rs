@@ -1,5 +1,6 @@
-//! Opening media files safely: any path (unicode or not), never interpreted as a URL, and a
-//! failure to open classified into an error a user can act on.
+//! Opening media files safely: any path (unicode or not), never interpreted as a URL, only
+//! FFmpeg's `file` protocol, no container that pulls in other files (playlists, concat lists,
+//! image sequences), and a failure to open classified into an error a user can act on.
 
 use std::ffi::CString;
 use std::io::Read;
@@ -65,14 +66,77 @@ pub(crate) fn check_readable_file(path: &Path) -> Result<u64, MediaError> {
     Ok(meta.len())
 }
 
-/// Opens a media file for demuxing and reads its stream information.
+/// Demuxers that open further files named inside the one given: a crafted "video" of these
+/// kinds could read any file the user can (and put it in an export). With what each is.
+const REACHING_DEMUXERS: [(&str, &str); 4] = [
+    ("hls", "an HLS playlist"),
+    ("applehttp", "an HLS playlist"),
+    ("dash", "a DASH manifest"),
+    ("concat", "an FFmpeg concat list"),
+];
+/// The demuxer of pictures by file name, which also reads numbered siblings (`img%03d.png`):
+/// a picture is refused as one before it can.
+const IMAGE_FILES_DEMUXER: &str = "image2";
+
+/// What FFmpeg's probe takes the file for, refused when it is one of [`REACHING_DEMUXERS`].
+/// Probing reads the first bytes only; nothing the file names is opened yet.
+unsafe fn probe_allowed_format(
+    path: &Path,
+    url: &CString,
+) -> Result<*const ffi::AVInputFormat, MediaError> {
+    let mut pb = ptr::null_mut();
+    let opened = ffi::avio_open(&mut pb, url.as_ptr(), ffi::AVIO_FLAG_READ);
+    if opened < 0 {
+        return Err(MediaError::Io {
+            path: path.to_path_buf(),
+            source: std::io::Error::from_raw_os_error(-opened),
+        });
+    }
+    let mut format: *const ffi::AVInputFormat = ptr::null();
+    let probed = ffi::av_probe_input_buffer2(pb, &mut format, url.as_ptr(), ptr::null_mut(), 0, 0);
+    ffi::avio_closep(&mut pb);
+    if probed < 0 || format.is_null() {
+        return Err(classify_open_failure(
+            path,
+            ffmpeg_next::Error::from(probed),
+        ));
+    }
+    let names = std::ffi::CStr::from_ptr((*format).name).to_string_lossy();
+    for name in names.split(',') {
+        if name == IMAGE_FILES_DEMUXER {
+            return Err(MediaError::StillImage {
+                path: path.to_path_buf(),
+            });
+        }
+        if let Some((_, kind)) = REACHING_DEMUXERS.iter().find(|(n, _)| *n == name) {
+            return Err(MediaError::ReachesOtherFiles {
+                path: path.to_path_buf(),
+                kind,
+            });
+        }
+    }
+    Ok(format)
+}
+
+/// Opens a media file for demuxing and reads its stream information: with the probed format
+/// (once allowed) and the `file` protocol alone, so nothing inside it reaches the network or,
+/// through another protocol, other files.
 pub(crate) fn open_input(path: &Path) -> Result<Input, MediaError> {
     super::init();
     check_readable_file(path)?;
     let url = file_url(path)?;
     unsafe {
+        let format = probe_allowed_format(path, &url)?;
+        let mut options = ptr::null_mut();
+        ffi::av_dict_set(
+            &mut options,
+            c"protocol_whitelist".as_ptr(),
+            c"file".as_ptr(),
+            0,
+        );
         let mut ctx = ptr::null_mut();
-        let opened = ffi::avformat_open_input(&mut ctx, url.as_ptr(), ptr::null(), ptr::null_mut());
+        let opened = ffi::avformat_open_input(&mut ctx, url.as_ptr(), format, &mut options);
+        ffi::av_dict_free(&mut options);
         if opened < 0 {
             return Err(classify_open_failure(
                 path,
