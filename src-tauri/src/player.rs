@@ -373,18 +373,75 @@ impl Inner {
 }
 
 /// One mix, as interleaved stereo samples: in memory, or, for the 32-bit float stereo WAVs the
-/// pipeline writes, mapped from the file, so four hour-long candidates do not take 5 GB of
-/// memory; only the stretch being played is read in, and the OS may drop it again.
+/// pipeline writes, read from the file a block at a time as it plays, so four hour-long
+/// candidates do not take 5 GB of memory. Read, not mapped: a mix that another process cuts
+/// short while it plays becomes silence where it ends, where a mapping would kill the app with
+/// SIGBUS.
 enum Track {
-    Decoded {
-        samples: Box<[f32]>,
-        frames: u64,
-    },
-    Mapped {
-        map: memmap2::Mmap,
-        data: usize,
-        frames: u64,
-    },
+    Decoded { samples: Box<[f32]>, frames: u64 },
+    Streamed(StreamedWav),
+}
+
+/// A float stereo WAV's samples, read on demand through one cached block.
+struct StreamedWav {
+    file: std::fs::File,
+    /// Where the samples start in the file.
+    data: u64,
+    frames: u64,
+    /// The last block read: its first frame and its interleaved samples.
+    block: Mutex<(u64, Vec<f32>)>,
+}
+
+/// Frames per read: 0.37 s at 44.1 kHz, 128 KiB.
+const STREAM_BLOCK_FRAMES: u64 = 16_384;
+
+impl StreamedWav {
+    fn frame(&self, frame: u64) -> [f32; 2] {
+        let mut block = self.block.lock().unwrap_or_else(PoisonError::into_inner);
+        let (start, samples) = &mut *block;
+        let cached = frame >= *start && ((frame - *start) as usize) * 2 + 1 < samples.len();
+        if !cached {
+            *start = frame / STREAM_BLOCK_FRAMES * STREAM_BLOCK_FRAMES;
+            *samples = self.read_block(*start);
+        }
+        let at = ((frame - *start) as usize) * 2;
+        match samples.get(at..at + 2) {
+            Some([left, right]) => [*left, *right],
+            // The file ends before the header said (cut short since it was opened).
+            _ => [0.0, 0.0],
+        }
+    }
+
+    /// The samples of the block from `first`, as many as the file still holds.
+    fn read_block(&self, first: u64) -> Vec<f32> {
+        let frames = STREAM_BLOCK_FRAMES.min(self.frames.saturating_sub(first));
+        let mut bytes = vec![0u8; frames as usize * 8];
+        let mut read = 0;
+        while read < bytes.len() {
+            match read_at(
+                &self.file,
+                &mut bytes[read..],
+                self.data + first * 8 + read as u64,
+            ) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => read += n,
+            }
+        }
+        bytes[..read / 8 * 8]
+            .chunks_exact(4)
+            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .collect()
+    }
+}
+
+#[cfg(unix)]
+fn read_at(file: &std::fs::File, buf: &mut [u8], offset: u64) -> std::io::Result<usize> {
+    std::os::unix::fs::FileExt::read_at(file, buf, offset)
+}
+
+#[cfg(windows)]
+fn read_at(file: &std::fs::File, buf: &mut [u8], offset: u64) -> std::io::Result<usize> {
+    std::os::windows::fs::FileExt::seek_read(file, buf, offset)
 }
 
 impl Track {
@@ -396,8 +453,8 @@ impl Track {
         }
     }
 
-    /// Maps `path` if it is a 32-bit float stereo WAV (returns its rate), else `None`.
-    fn map(path: &Path) -> Option<(Self, u32)> {
+    /// Streams `path` if it is a whole 32-bit float stereo WAV (returns its rate), else `None`.
+    fn stream(path: &Path) -> Option<(Self, u32)> {
         use std::io::Seek;
         let file = std::fs::File::open(path).ok()?;
         let reader = hound::WavReader::new(std::io::BufReader::new(&file)).ok()?;
@@ -407,18 +464,23 @@ impl Track {
             && spec.channels == 2;
         let frames = u64::from(reader.duration());
         // hound stops reading at the start of the samples.
-        let data = usize::try_from(reader.into_inner().stream_position().ok()?).ok()?;
-        // SAFETY: the app never writes a mix in place (a new mix is a new file renamed over
-        // the old one), so the mapped file does not change under us.
-        let map = unsafe { memmap2::Mmap::map(&file) }.ok()?;
-        let fits = (data as u64).saturating_add(frames * 8) <= map.len() as u64;
-        (float_stereo && fits && frames > 0)
-            .then_some((Self::Mapped { map, data, frames }, spec.sample_rate))
+        let data = reader.into_inner().stream_position().ok()?;
+        let fits = data.saturating_add(frames * 8) <= file.metadata().ok()?.len();
+        (float_stereo && fits && frames > 0).then_some((
+            Self::Streamed(StreamedWav {
+                file,
+                data,
+                frames,
+                block: Mutex::new((0, Vec::new())),
+            }),
+            spec.sample_rate,
+        ))
     }
 
     fn frames(&self) -> u64 {
         match self {
-            Self::Decoded { frames, .. } | Self::Mapped { frames, .. } => *frames,
+            Self::Decoded { frames, .. } => *frames,
+            Self::Streamed(wav) => wav.frames,
         }
     }
 
@@ -427,17 +489,12 @@ impl Track {
         if frame >= self.frames() {
             return [0.0, 0.0];
         }
-        let at = frame as usize * 2;
         match self {
-            Self::Decoded { samples, .. } => [samples[at], samples[at + 1]],
-            Self::Mapped { map, data, .. } => {
-                let byte = data + at * 4;
-                let sample = |i: usize| {
-                    let bytes: [u8; 4] = map[i..i + 4].try_into().expect("4 bytes");
-                    f32::from_le_bytes(bytes)
-                };
-                [sample(byte), sample(byte + 4)]
+            Self::Decoded { samples, .. } => {
+                let at = frame as usize * 2;
+                [samples[at], samples[at + 1]]
             }
+            Self::Streamed(wav) => wav.frame(frame),
         }
     }
 }
@@ -909,8 +966,8 @@ fn decode_all(paths: &[PathBuf]) -> Result<(Vec<Track>, u32), PlayerError> {
 /// Decodes one WAV file (mono or stereo) into interleaved stereo `f32`. Mono is duplicated to
 /// both channels.
 fn decode(path: &Path) -> Result<(Track, u32), PlayerError> {
-    if let Some(mapped) = Track::map(path) {
-        return Ok(mapped);
+    if let Some(streamed) = Track::stream(path) {
+        return Ok(streamed);
     }
     let pcm = crate::media::read_wav(path)?;
     if !(1..=2).contains(&pcm.channels) {
@@ -1145,6 +1202,12 @@ mod tests {
         w.finalize().unwrap();
     }
 
+    /// Frame `frame` of a float stereo file from `write_wav`.
+    fn stereo_frame(frame: u64) -> [f32; 2] {
+        let sample = |i: u64| ((i % 7) as f32 - 3.0) / 4.0;
+        [sample(2 * frame), sample(2 * frame + 1)]
+    }
+
     fn spec(channels: u16, rate: u32, bits: u16, float: bool) -> hound::WavSpec {
         hound::WavSpec {
             channels,
@@ -1173,8 +1236,8 @@ mod tests {
             write_wav(&path, spec(2, 44_100, bits, float), 100);
             let (track, rate) = decode(&path).unwrap();
             assert_eq!((rate, track.frames()), (44_100, 100));
-            // The float stereo file is mapped, the others decoded.
-            assert_eq!(matches!(track, Track::Mapped { .. }), float, "{bits} bits");
+            // The float stereo file is streamed, the others decoded.
+            assert_eq!(matches!(track, Track::Streamed(_)), float, "{bits} bits");
             decoded.push(track);
         }
         for track in &decoded {
@@ -1187,6 +1250,35 @@ mod tests {
             assert_eq!(track.frame(100), [0.0, 0.0], "silence past the end");
         }
         assert_eq!(decoded[0].frame(1), [-0.25, 0.0]);
+    }
+
+    /// A streamed mix that another process cuts short while it plays: the frames past the new
+    /// end are silence, the ones before it play as written, and nothing crashes (a mapping
+    /// would take SIGBUS here). Long enough for several read blocks.
+    #[test]
+    fn a_mix_cut_short_while_playing_turns_to_silence_where_it_ends() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("mix.wav");
+        let frames = 3 * STREAM_BLOCK_FRAMES;
+        write_wav(&path, spec(2, 44_100, 32, true), frames as usize);
+        let (track, _) = decode(&path).unwrap();
+        assert!(matches!(track, Track::Streamed(_)));
+        let written = track.frame(40_000);
+        assert_ne!(written, [0.0, 0.0]);
+        // Cut to about a block and a half, from outside, while the track is open.
+        let header = std::fs::metadata(&path).unwrap().len() - frames * 8;
+        let kept = STREAM_BLOCK_FRAMES + STREAM_BLOCK_FRAMES / 2;
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_len(header + kept * 8)
+            .unwrap();
+        assert_eq!(track.frames(), frames, "the header's length");
+        assert_eq!(track.frame(kept - 1), stereo_frame(kept - 1));
+        assert_eq!(track.frame(kept), [0.0, 0.0]);
+        assert_eq!(track.frame(40_000), [0.0, 0.0]);
+        assert_eq!(track.frame(0), stereo_frame(0));
     }
 
     #[test]
