@@ -16,4 +16,5 @@ pub mod settings;
 pub mod studio;
 pub mod sync;
 pub mod tasks;
+pub mod units;
 pub mod video_server;

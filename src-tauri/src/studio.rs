@@ -11,6 +11,7 @@ use bgm_models::weights::{missing_models, HubToken, MissingModel, WeightsConfig}
 use crate::jobs::{JobError, JobId, JobManifest, JobStore, StageName};
 use crate::media::MuxReport;
 use crate::paths::AppPaths;
+use crate::pipeline::disk_space;
 use crate::pipeline::mix::OriginalAudio;
 use crate::pipeline::EngineChoice;
 use crate::pipeline::{
@@ -151,6 +152,7 @@ impl Studio {
     ) -> Result<JobManifest, PipelineError> {
         let _lock = self.store.lock(id)?;
         self.require_models(id, false)?;
+        self.require_disk_space(id, false)?;
         let config = self.pipeline_config()?;
         Pipeline::new(&self.store, &config).run(id, StageName::Mix, observer, cancel)
     }
@@ -166,6 +168,7 @@ impl Studio {
     ) -> Result<JobManifest, PipelineError> {
         let _lock = self.store.lock(id)?;
         self.require_models(id, true)?;
+        self.require_disk_space(id, true)?;
         let config = self.pipeline_config()?;
         Pipeline::new(&self.store, &config).regenerate(id, candidate, section, observer, cancel)
     }
@@ -197,6 +200,29 @@ impl Studio {
         }
         let names: Vec<&str> = names.iter().map(String::as_str).collect();
         Ok(missing_models(&names, &self.weights)?)
+    }
+
+    /// Refuses to start when the job's disk has less free space than the run will write
+    /// (regenerating counts the music and the mixes), before any stage runs.
+    fn require_disk_space(&self, id: JobId, regenerating: bool) -> Result<(), PipelineError> {
+        let mut config = self.config_on(ComputeDevice::cpu());
+        let pipeline = Pipeline::new(&self.store, &config);
+        let mut stages = pipeline.stale_stages(id)?;
+        if regenerating {
+            if let Some(engine) = pipeline.engine_of_made_music(id)? {
+                config.engine = engine;
+            }
+            for stage in [StageName::Generate, StageName::Mix] {
+                if !stages.contains(&stage) {
+                    stages.push(stage);
+                }
+            }
+        }
+        let dir = self.store.dir(id);
+        let seconds = self.store.load(id)?.media.duration_seconds;
+        let needed =
+            disk_space::space_needed(&stages, seconds, config.engine, &JobFiles::new(&dir));
+        disk_space::require_free_space(&dir, needed)
     }
 
     /// Refuses to start when a model is missing, before any stage runs: the user gets one

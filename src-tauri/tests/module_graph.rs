@@ -15,6 +15,7 @@ const TAURI_FREE: &[&str] = &[
     "settings",
     "studio",
     "sync",
+    "units",
 ];
 /// The window's modules.
 const WINDOW: &[&str] = &["app", "commands", "video_server", "tasks", "player"];

@@ -14,8 +14,11 @@ use bgm_models::emotion::Emotion;
 use bgm_models::plan::{template, MusicPlan, CANDIDATES};
 use bgm_models::task::CancelToken;
 use bgm_models::weights::{find_model, local_folder};
+use bgm_studio::jobs::StageName;
 use bgm_studio::media::read_wav;
-use bgm_studio::pipeline::{generate_music, mix::OriginalAudio, JobFiles, MusicEngineKind};
+use bgm_studio::pipeline::{
+    disk_space, generate_music, mix::OriginalAudio, JobFiles, MusicEngineKind,
+};
 use bgm_studio::studio::{Overrides, Studio};
 use common::fixture;
 use common::sound::{assert_original_sound, export_in_each_mode, mono, similarity, studio};
@@ -64,6 +67,20 @@ fn stable_audio_studio(root: &Path, mode: OriginalAudio) -> Studio {
     studio
 }
 
+/// The bytes of every file under `dir`.
+fn folder_bytes(dir: &Path) -> u64 {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|entry| {
+            let entry = entry.unwrap();
+            match entry.file_type().unwrap().is_dir() {
+                true => folder_bytes(&entry.path()),
+                false => entry.metadata().unwrap().len(),
+            }
+        })
+        .sum()
+}
+
 /// A stereo WAV's channels.
 fn channels(path: &Path) -> (Vec<f32>, Vec<f32>, u32) {
     let audio = read_wav(path).unwrap();
@@ -81,6 +98,22 @@ fn stable_audio_is_the_default_once_ready_and_each_mode_exports_the_chosen_music
     assert_eq!(timing.engine, MusicEngineKind::StableAudio);
     assert_eq!(timing.batch, CANDIDATES, "four candidates in one batch");
     assert_eq!(timing.model, "stable-audio-3-small (local folder)");
+
+    // What the run wrote is what the disk-space check counts on.
+    let seconds = first.store().load(id).unwrap().media.duration_seconds;
+    let ran: Vec<_> = StageName::ALL
+        .into_iter()
+        .filter(|&s| s != StageName::Separate)
+        .collect();
+    let estimate = disk_space::bytes_written(&ran, seconds, MusicEngineKind::StableAudio);
+    let written = folder_bytes(&first.store().dir(id));
+    println!("job folder {written} bytes, estimated {estimate}");
+    // The audio as estimated; the JSON files, previews and WAV headers beside it are a few
+    // tens of kB, well inside the check's margin.
+    assert!(
+        written <= estimate + (1 << 20) && written as f64 >= 0.95 * estimate as f64,
+        "wrote {written} bytes against an estimate of {estimate}"
+    );
 
     let plan = files.load_plan().unwrap();
     let expected = (plan.duration * 44_100.0).round() as usize;

@@ -12,6 +12,7 @@ use clap::Subcommand;
 
 use super::{print_json, progress};
 use crate::sync::LockRecovering;
+use crate::units::human_bytes;
 
 #[derive(Debug, Subcommand)]
 pub enum ModelsCommand {
@@ -140,19 +141,4 @@ pub(super) fn download(name: &str, config: &WeightsConfig) -> anyhow::Result<Pat
         }
     };
     Ok(download_model(&entry, config, on_update, &CancelToken::new())?.root)
-}
-
-fn human_bytes(bytes: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "kB", "MB", "GB", "TB"];
-    let mut value = bytes as f64;
-    let mut unit = 0;
-    while value >= 1000.0 && unit < UNITS.len() - 1 {
-        value /= 1000.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{bytes} B")
-    } else {
-        format!("{value:.1} {}", UNITS[unit])
-    }
 }

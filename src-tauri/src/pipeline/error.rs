@@ -45,6 +45,17 @@ pub enum PipelineError {
     /// them (a download button, a command line).
     #[error("{} not downloaded yet: {}", models_phrase(.0), .0.iter().map(|m| m.name.as_str()).collect::<Vec<_>>().join(", "))]
     ModelsMissing(Vec<bgm_models::weights::MissingModel>),
+    #[error(
+        "not enough disk space in \"{}\": this run writes about {}, and {} is free; free some space or move the jobs folder",
+        .dir.display(),
+        crate::units::human_bytes(*.needed),
+        crate::units::human_bytes(*.available)
+    )]
+    DiskSpace {
+        dir: PathBuf,
+        needed: u64,
+        available: u64,
+    },
     #[error("cancelled; run the job again to resume where it stopped")]
     Cancelled,
 }

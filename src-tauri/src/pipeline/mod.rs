@@ -1,6 +1,7 @@
 //! The job pipeline: the staged runner and what each stage does, mixing each candidate's music
 //! with the video's own audio, and loudness matching.
 
+pub mod disk_space;
 mod error;
 mod export;
 mod files;

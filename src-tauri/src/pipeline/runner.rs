@@ -406,7 +406,7 @@ fn is_up_to_date(stage: StageName, job: &JobManifest, files: &JobFiles, fingerpr
 }
 
 /// The files a finished stage leaves.
-fn outputs(stage: StageName, files: &JobFiles) -> Vec<PathBuf> {
+pub(super) fn outputs(stage: StageName, files: &JobFiles) -> Vec<PathBuf> {
     match stage {
         StageName::Decode => vec![files.speech_audio()],
         // A video without sound has nothing to separate.
