@@ -333,6 +333,59 @@ fn a_gated_repo_is_refused_without_its_token_and_served_with_it() {
     );
 }
 
+/// A pinned commit is the one served or nothing is: a hub that answers with another commit
+/// (a rewritten history, a mirror that ignores revisions) is refused before any byte is kept.
+#[test]
+fn a_hub_serving_another_commit_than_the_pinned_one_is_refused() {
+    let fx = Fixture::new();
+    fx.hub
+        .report_commit("fedcba9876543210fedcba9876543210fedcba98");
+    let err = fx.download_with(&fx.config()).unwrap_err().to_string();
+    assert!(
+        err.contains("fedcba9876543210fedcba9876543210fedcba98") && err.contains(COMMIT),
+        "{err}"
+    );
+    let blobs = fx.repo_cache().join("blobs");
+    assert!(
+        !blobs.exists() || std::fs::read_dir(&blobs).unwrap().next().is_none(),
+        "nothing kept"
+    );
+}
+
+/// Two downloads of one model at once (the window and a CLI): the second waits for the
+/// first and finds the files there; each file crosses the network once.
+#[test]
+fn two_downloads_of_one_model_at_once_fetch_it_once() {
+    let fx = Fixture::new();
+    fx.hub.slow("model.safetensors");
+    let (entry, config) = (fx.entry(COMMIT), fx.config());
+    let results: Vec<_> = std::thread::scope(|scope| {
+        let runs: Vec<_> = (0..2)
+            .map(|_| {
+                scope.spawn(|| {
+                    download_model(&entry, &config, ignore_progress(), &CancelToken::new())
+                })
+            })
+            .collect();
+        runs.into_iter().map(|run| run.join().unwrap()).collect()
+    });
+    for result in &results {
+        let model = result.as_ref().expect("both downloads succeed");
+        assert_eq!(
+            std::fs::read(model.file("model.safetensors")).unwrap(),
+            fx.weights
+        );
+    }
+    let sha = sha256_hex(&fx.weights);
+    let fetched = fx
+        .hub
+        .requests()
+        .iter()
+        .filter(|r| r.starts_with("GET ") && r.contains(&sha))
+        .count();
+    assert_eq!(fetched, 1, "{:?}", fx.hub.requests());
+}
+
 #[test]
 fn cancel_stops_a_download_and_keeps_the_partial_file() {
     let fx = Fixture::new();

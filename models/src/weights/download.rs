@@ -5,9 +5,10 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use super::cache_layout::RepoCache;
+use super::cache_layout::{is_commit_hash, RepoCache};
 use super::catalogue::ModelEntry;
 use super::config::WeightsConfig;
+use super::download_lock::DownloadLock;
 use super::error::{Result, WeightsError};
 use super::http_clients::HttpClients;
 use super::locate::{local_folder, locate, ResolvedModel};
@@ -60,12 +61,21 @@ pub fn download_model(
     let hub = config
         .hub_client()
         .map_err(|e| WeightsError::Setup(format!("no hub client: {e}")))?;
+    let cache = RepoCache::new(hub.cache_dir(), &entry.repo);
+    let tracker = ProgressTracker::new(&entry.name, Arc::new(progress));
+    let _lock = DownloadLock::acquire(cache.root(), &entry.repo, cancel, || {
+        tracing::info!(model = %entry.name, "another process is downloading it; waiting");
+    })?;
+    // The other process may have finished it while this one waited.
+    if let Ok(found) = locate(entry, config) {
+        return Ok(found);
+    }
     let job = DownloadJob {
         entry,
-        cache: RepoCache::new(hub.cache_dir(), &entry.repo),
+        cache,
         http: HttpClients::new(config.resolved_token().as_ref())?,
         hub,
-        tracker: ProgressTracker::new(&entry.name, Arc::new(progress)),
+        tracker,
         cancel,
     };
     run_on_own_thread(|| job.run())?;
@@ -149,6 +159,18 @@ impl DownloadJob<'_> {
                     ))
                 }
             };
+            // A pinned commit must be the one served: a repo whose history was rewritten (or a
+            // mirror that ignores revisions) would otherwise hand over other files.
+            if is_commit_hash(&self.entry.revision) && remote.commit != self.entry.revision {
+                return Err(WeightsError::Hub {
+                    repo: self.entry.repo.clone(),
+                    file: file.path.clone(),
+                    detail: format!(
+                        "commit {} where {} is pinned; nothing was downloaded",
+                        remote.commit, self.entry.revision
+                    ),
+                });
+            }
             // All files of one model come from one commit, even if the branch moves meanwhile.
             revision = remote.commit.clone();
             remotes.push(remote);

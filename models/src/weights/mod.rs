@@ -20,6 +20,7 @@ mod catalogue;
 mod config;
 mod convert;
 mod download;
+mod download_lock;
 mod error;
 mod http_clients;
 mod locate;

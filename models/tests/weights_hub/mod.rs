@@ -54,6 +54,9 @@ struct State {
     log: Vec<String>,
     /// Gated repo -> the token that may read it.
     gated: HashMap<String, String>,
+    /// The commit the hub says it served, when it is not the one asked for (a repo whose
+    /// history was rewritten, or a mirror that ignores revisions).
+    reported_commit: Option<String>,
 }
 
 /// A running fake hub. Stops accepting when dropped (the listener thread is detached).
@@ -145,6 +148,11 @@ impl FakeHub {
     /// Gates `repo`: only requests with `Authorization: Bearer {token}` read its files.
     pub fn gate(&self, repo: &str, token: &str) {
         self.lock().gated.insert(repo.into(), token.into());
+    }
+
+    /// From now on, every answer names `commit` as the one served, whatever was asked for.
+    pub fn report_commit(&self, commit: &str) {
+        self.lock().reported_commit = Some(commit.into());
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
@@ -293,6 +301,10 @@ fn respond(
     }
     let revision = percent_decode(parts[3]);
     let file_path = percent_decode(parts[4]);
+    let served_commit = guard
+        .reported_commit
+        .clone()
+        .unwrap_or_else(|| COMMIT.to_string());
     if revision != COMMIT && revision != "main" {
         drop(guard);
         return write_head(
@@ -306,7 +318,7 @@ fn respond(
         drop(guard);
         let headers = [
             ("X-Error-Code", "EntryNotFound".into()),
-            ("X-Repo-Commit", COMMIT.into()),
+            ("X-Repo-Commit", served_commit.clone()),
         ];
         return write_head(out, "404 Not Found", &headers, 0);
     };
@@ -315,7 +327,7 @@ fn respond(
         drop(guard);
         let headers = [
             ("Location", format!("{base}/cdn/{sha}")),
-            ("X-Repo-Commit", COMMIT.into()),
+            ("X-Repo-Commit", served_commit.clone()),
             ("X-Linked-Etag", format!("\"{sha}\"")),
             ("X-Linked-Size", file.content.len().to_string()),
             ("ETag", "W/\"redirect-etag\"".into()),
@@ -336,7 +348,7 @@ fn respond(
     drop(guard);
     let headers = [
         ("ETag", format!("\"{}\"", git_blob_id(&file.content))),
-        ("X-Repo-Commit", COMMIT.into()),
+        ("X-Repo-Commit", served_commit.clone()),
     ];
     write_head(out, "200 OK", &headers, content.len())?;
     if !head_only {
