@@ -609,6 +609,33 @@ fn bin_weights_are_converted_once_to_equal_safetensors() {
     );
 }
 
+/// A conversion killed mid-write leaves its temporary copy; the next conversion of that file
+/// removes it, and leaves alone the copy a live process is still writing.
+#[cfg(unix)]
+#[test]
+fn a_killed_conversions_temporary_file_is_removed_by_the_next() {
+    let fx = Fixture::new();
+    let model = fx.download_with(&fx.config()).expect("download");
+    let folder = model.file("sub/pytorch_model.bin.safetensors");
+    let folder = folder.parent().unwrap();
+    let dead = std::process::Command::new("true").spawn().unwrap();
+    let dead_pid = dead.id();
+    let mut dead = dead;
+    dead.wait().unwrap();
+    let temporary = |pid: u32| folder.join(format!(".pytorch_model.bin.safetensors.{pid}.tmp"));
+    let live_pid = std::os::unix::process::parent_id();
+    for pid in [dead_pid, live_pid] {
+        std::fs::write(temporary(pid), b"half a file").unwrap();
+    }
+    model.safetensors_paths(&fx.config()).expect("convert");
+    assert!(
+        !temporary(dead_pid).exists(),
+        "the killed conversion's copy is removed"
+    );
+    assert!(temporary(live_pid).exists(), "a live process's copy stays");
+    std::fs::remove_file(temporary(live_pid)).unwrap();
+}
+
 #[test]
 fn a_broken_bin_file_is_a_conversion_error() {
     let dir = tempfile::tempdir().unwrap();

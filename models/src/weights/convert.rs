@@ -97,11 +97,8 @@ fn write_atomically(
     let parent = target.parent().ok_or("no parent folder")?;
     std::fs::create_dir_all(parent)
         .map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
-    let temporary = target.with_file_name(format!(
-        ".{}.{}.tmp",
-        target.file_name().unwrap_or_default().to_string_lossy(),
-        std::process::id()
-    ));
+    let temporary = temporary_for(target, std::process::id());
+    sweep_abandoned_temporaries(target);
     let written = candle_core::safetensors::save(tensors, &temporary)
         .map_err(|e| format!("cannot write {}: {e}", temporary.display()))
         .and_then(|()| {
@@ -112,6 +109,53 @@ fn write_atomically(
         let _ = std::fs::remove_file(&temporary);
     }
     written
+}
+
+/// Where a process writes `target` before moving it into place.
+fn temporary_for(target: &Path, pid: u32) -> PathBuf {
+    target.with_file_name(format!(
+        ".{}.{pid}.tmp",
+        target.file_name().unwrap_or_default().to_string_lossy()
+    ))
+}
+
+/// Removes the half-written copies of `target` that killed conversions left behind (their
+/// process is gone); a live process's copy stays, it is still being written.
+fn sweep_abandoned_temporaries(target: &Path) {
+    let (Some(parent), Some(name)) = (target.parent(), target.file_name()) else {
+        return;
+    };
+    let prefix = format!(".{}.", name.to_string_lossy());
+    let Ok(entries) = std::fs::read_dir(parent) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let file_name = entry.file_name().to_string_lossy().into_owned();
+        let pid = file_name
+            .strip_prefix(&prefix)
+            .and_then(|rest| rest.strip_suffix(".tmp"))
+            .and_then(|pid| pid.parse::<u32>().ok());
+        if let Some(pid) = pid.filter(|&pid| !process_is_alive(pid)) {
+            tracing::info!(path = %entry.path().display(), pid, "removing an abandoned conversion");
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+}
+
+#[cfg(unix)]
+fn process_is_alive(pid: u32) -> bool {
+    let Ok(pid) = libc::pid_t::try_from(pid) else {
+        return false;
+    };
+    // SAFETY: signal 0 only checks that the process exists; nothing is sent.
+    let found = unsafe { libc::kill(pid, 0) } == 0;
+    found || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+}
+
+#[cfg(not(unix))]
+fn process_is_alive(pid: u32) -> bool {
+    // No cheap check here: only this process's own copies count as abandoned.
+    pid != std::process::id()
 }
 
 /// A converted file is reusable when it is at least as new as its source.
