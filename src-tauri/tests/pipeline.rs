@@ -162,6 +162,15 @@ fn a_video_with_speech_gets_four_mixes_and_exports() {
     )
     .unwrap();
     assert_eq!(video_packets(&dest), video_packets(&fixture("speech.mp4")));
+    // The exported sound, measured by FFmpeg's own EBU R128 meter, is as loud as the
+    // pipeline's meter says its mix is (the AAC encoding moves it a little).
+    let exported = ffmpeg_integrated_lufs(&dest);
+    let reported = report.candidates[2].integrated_lufs;
+    println!("export: {exported:.2} LUFS by ffmpeg's ebur128, {reported:.2} LUFS reported");
+    assert!(
+        (exported - reported).abs() <= 0.5 && (exported - -14.0).abs() <= 1.0,
+        "exported {exported} LUFS, reported {reported} LUFS"
+    );
     let info = probe(&dest).unwrap();
     assert!((info.duration_seconds - duration).abs() < 0.1);
     let provenance: serde_json::Value =
@@ -284,6 +293,30 @@ fn cancel_during_generate_leaves_a_resumable_job() {
         StageState::Cancelled
     );
     assert_eq!(manifest.stage(StageName::Plan).state, StageState::Done);
+}
+
+/// The integrated loudness of a file's sound by FFmpeg's `ebur128` filter (its summary's
+/// "I: … LUFS" line).
+fn ffmpeg_integrated_lufs(path: &std::path::Path) -> f64 {
+    let out = Command::new("ffmpeg")
+        .args(["-hide_banner", "-nostats", "-i"])
+        .arg(path)
+        .args(["-map", "0:a", "-af", "ebur128", "-f", "null", "-"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let log = String::from_utf8_lossy(&out.stderr);
+    let summary = log.rsplit("Summary:").next().unwrap();
+    summary
+        .lines()
+        .find_map(|line| line.trim().strip_prefix("I:"))
+        .and_then(|rest| rest.trim().strip_suffix("LUFS"))
+        .and_then(|value| value.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no integrated loudness in ffmpeg's summary: {summary}"))
 }
 
 /// A real kill (SIGKILL) of `bgm-studio run` while it generates; meanwhile a second process is
