@@ -323,12 +323,7 @@ impl Block {
     ) -> Result<BlockConstants> {
         let (keys, values) = self.cross_attention.keys_values(context)?;
         let local = match (&self.local_embed, local) {
-            (Some(embed), Some(local)) => {
-                let added = embed.forward(local)?;
-                let (b, _, dim) = added.dims3()?;
-                let padding = Tensor::zeros((b, memory, dim), added.dtype(), added.device())?;
-                Some(Tensor::cat(&[&padding, &added], 1)?)
-            }
+            (Some(embed), Some(local)) => Some(LocalAdd::new(embed, local, memory)?),
             _ => None,
         };
         Ok(BlockConstants {
@@ -360,7 +355,7 @@ impl Block {
                 &constants.values,
             )?)?;
         let x = match &constants.local {
-            Some(local) => (&x + local)?,
+            Some(local) => local.add_to(&x)?,
             None => x,
         };
         let h = modulate(&self.ff_norm.forward(&x)?, scale_ff, shift_ff)?;
@@ -372,7 +367,66 @@ impl Block {
 struct BlockConstants {
     keys: Tensor,
     values: Tensor,
-    local: Option<Tensor>,
+    local: Option<LocalAdd>,
+}
+
+/// A block's inpaint embedding, kept small: the MLP works frame by frame, and past the known
+/// frames its input is zeros, so every later frame gets one and the same vector. Held whole
+/// it would be 0.4 GB per window of 110 s × 4 candidates (20 blocks).
+struct LocalAdd {
+    /// Memory tokens in front, which get nothing.
+    memory: usize,
+    /// The embedding of the frames up to the last nonzero input `[B, K, dim]`; none when
+    /// every input is zero.
+    known: Option<Tensor>,
+    /// The embedding of a zero input `[B, 1, dim]`, for every frame after them.
+    rest: Tensor,
+}
+
+impl LocalAdd {
+    /// `local` `[B, L, local dim]`.
+    fn new(embed: &Mlp, local: &Tensor, memory: usize) -> Result<Self> {
+        let (b, _, channels) = local.dims3()?;
+        // Per frame, whether any row has a nonzero input.
+        let used: Vec<f32> = local
+            .abs()?
+            .to_dtype(DType::F32)?
+            .sum(2)?
+            .max(0)?
+            .to_vec1()?;
+        let known = used
+            .iter()
+            .rposition(|&v| v > 0.0)
+            .map_or(0, |last| last + 1);
+        let zero = Tensor::zeros((b, 1, channels), local.dtype(), local.device())?;
+        Ok(Self {
+            memory,
+            known: (known > 0)
+                .then(|| embed.forward(&local.narrow(1, 0, known)?.contiguous()?))
+                .transpose()?,
+            rest: embed.forward(&zero)?,
+        })
+    }
+
+    /// `x` `[B, M + L, dim]` with the embedding added over its frames.
+    fn add_to(&self, x: &Tensor) -> Result<Tensor> {
+        let (b, tokens, dim) = x.dims3()?;
+        let mut parts = Vec::with_capacity(3);
+        if self.memory > 0 {
+            parts.push(x.narrow(1, 0, self.memory)?);
+        }
+        let mut known = 0;
+        if let Some(embedded) = &self.known {
+            known = embedded.dim(1)?;
+            parts.push((x.narrow(1, self.memory, known)? + embedded)?);
+        }
+        let rest = tokens - self.memory - known;
+        if rest > 0 {
+            let tail = x.narrow(1, self.memory + known, rest)?;
+            parts.push(tail.broadcast_add(&self.rest.broadcast_as((b, 1, dim))?)?);
+        }
+        Tensor::cat(&parts, 1)
+    }
 }
 
 /// What a sampling loop's steps share, computed once ([`DiffusionTransformer::prepare`]): per
