@@ -348,6 +348,12 @@ fn the_t5gemma_encoder_matches_transformers_with_and_without_the_soft_cap() {
     assert!(apart > 1e-4, "{apart}");
 }
 
+/// The tiny SAME-S's weights, in its own repository's layout (no prefix).
+fn same_weights() -> candle_nn::VarBuilder<'static> {
+    let file = fixtures().join("same/model.safetensors");
+    bgm_models::weights::var_builder(&[file], DType::F32, &Device::Cpu).unwrap()
+}
+
 #[test]
 fn the_same_s_decoder_matches_the_reference() {
     let dir = fixtures().join("same");
@@ -357,13 +363,7 @@ fn the_same_s_decoder_matches_the_reference() {
         (config.stride, config.depth, config.mapping_kernel),
         (16, 2, 3)
     );
-    let vb = bgm_models::weights::var_builder(
-        &[dir.join("model.safetensors")],
-        DType::F32,
-        &Device::Cpu,
-    )
-    .unwrap();
-    let decoder = SameDecoder::load(&config, vb).unwrap();
+    let decoder = SameDecoder::load(&config, same_weights()).unwrap();
     let audio = decoder.decode(&fixture("same_latents.f32"), None).unwrap();
     let expected = fixture("same_audio.f32");
     let scale: f32 = expected
@@ -408,13 +408,7 @@ fn the_same_s_encoder_matches_the_reference() {
         (1, false),
         "the encoder maps with kernel 1 and adds no noise"
     );
-    let vb = bgm_models::weights::var_builder(
-        &[dir.join("model.safetensors")],
-        DType::F32,
-        &Device::Cpu,
-    )
-    .unwrap();
-    let encoder = SameEncoder::load(&config, vb).unwrap();
+    let encoder = SameEncoder::load(&config, same_weights()).unwrap();
     // 5,000 samples: 157 patches of 32, padded to 160 (whole chunks), 10 frames.
     let latents = encoder.encode(&fixture("same_encode_audio.f32")).unwrap();
     let expected = fixture("same_encoded.f32");
@@ -454,13 +448,7 @@ fn the_decoders_noise_goes_where_the_config_says() {
     let (mut config, _) = SameConfig::from_model_config(&dir.join("model_config.json")).unwrap();
     config.mask_noise = 0.01;
     config.noise_regularize = true;
-    let vb = bgm_models::weights::var_builder(
-        &[dir.join("model.safetensors")],
-        DType::F32,
-        &Device::Cpu,
-    )
-    .unwrap();
-    let decoder = SameDecoder::load(&config, vb).unwrap();
+    let decoder = SameDecoder::load(&config, same_weights()).unwrap();
     let latents = fixture("same_latents.f32");
     let quiet = decoder.decode(&latents, None).unwrap();
     // Zero noise: the deterministic decode; the draws are the latents' and the new tokens'.

@@ -179,19 +179,7 @@ impl Studio {
         id: JobId,
         regenerating: bool,
     ) -> Result<Vec<MissingModel>, PipelineError> {
-        let mut config = self.config_on(ComputeDevice::cpu());
-        let pipeline = Pipeline::new(&self.store, &config);
-        let mut stages = pipeline.stale_stages(id)?;
-        if regenerating {
-            // New music for one candidate comes from the engine that made the others, whatever
-            // the setting: that engine's model is the one needed.
-            if let Some(engine) = pipeline.engine_of_made_music(id)? {
-                config.engine = engine;
-            }
-            if !stages.contains(&StageName::Generate) {
-                stages.push(StageName::Generate);
-            }
-        }
+        let (stages, config) = self.stages_to_run(id, regenerating)?;
         let mut names: Vec<String> = Vec::new();
         for name in stages.iter().flat_map(|&s| stage_models(s, &config)) {
             if !names.contains(&name) {
@@ -202,9 +190,14 @@ impl Studio {
         Ok(missing_models(&names, &self.weights)?)
     }
 
-    /// Refuses to start when the job's disk has less free space than the run will write
-    /// (regenerating counts the music and the mixes), before any stage runs.
-    fn require_disk_space(&self, id: JobId, regenerating: bool) -> Result<(), PipelineError> {
+    /// The stages a run (or a regeneration) of the job computes, in order, and the
+    /// configuration it runs them with. New music for one candidate comes from the engine that
+    /// made the others, whatever the setting, and is mixed again.
+    fn stages_to_run(
+        &self,
+        id: JobId,
+        regenerating: bool,
+    ) -> Result<(Vec<StageName>, PipelineConfig), PipelineError> {
         let mut config = self.config_on(ComputeDevice::cpu());
         let pipeline = Pipeline::new(&self.store, &config);
         let mut stages = pipeline.stale_stages(id)?;
@@ -218,6 +211,13 @@ impl Studio {
                 }
             }
         }
+        Ok((stages, config))
+    }
+
+    /// Refuses to start when the job's disk has less free space than the run will write
+    /// (regenerating counts the music and the mixes), before any stage runs.
+    fn require_disk_space(&self, id: JobId, regenerating: bool) -> Result<(), PipelineError> {
+        let (stages, config) = self.stages_to_run(id, regenerating)?;
         let dir = self.store.dir(id);
         let seconds = self.store.load(id)?.media.duration_seconds;
         let needed =

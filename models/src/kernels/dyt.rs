@@ -11,7 +11,7 @@
 use candle_core::{CpuStorage, CustomOp1, DType, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
 
-use super::contiguous_f32;
+use super::{contiguous_f32, polynomial, ELEMENTWISE_CHUNK as CHUNK};
 
 /// tanh(x) ≈ x·P(x²)/Q(x²) on [-9, 9], lowest power first.
 const NUMERATOR: [f64; 5] = [
@@ -30,17 +30,6 @@ const DENOMINATOR: [f64; 5] = [
 ];
 /// Past this, tanh is ±1 in f32.
 const SATURATED: f64 = 9.0;
-
-/// Rows per parallel task, in elements: large enough that rayon's overhead is negligible.
-const CHUNK: usize = 16 * 1024;
-
-#[inline(always)]
-fn polynomial<const N: usize>(coefficients: &[f64; N], y: f64) -> f64 {
-    coefficients
-        .iter()
-        .rev()
-        .fold(0.0, |acc, &c| acc.mul_add(y, c))
-}
 
 #[inline(always)]
 fn tanh(x: f64) -> f64 {

@@ -11,7 +11,7 @@
 use candle_core::{CpuStorage, CustomOp1, DType, Layout, Result, Shape, Tensor, D};
 use rayon::prelude::*;
 
-use super::contiguous_f32;
+use super::{contiguous_f32, polynomial, ELEMENTWISE_CHUNK as CHUNK};
 
 /// erf(x) ≈ x·P(x²)/Q(x²) on [-4, 4], lowest power first.
 const NUMERATOR: [f64; 7] = [
@@ -31,17 +31,6 @@ const DENOMINATOR: [f64; 6] = [
     0.001_309_580_373_720_452_9,
     6.400_914_658_723_687e-5,
 ];
-
-/// Elements per parallel task: large enough that rayon's overhead is negligible.
-const CHUNK: usize = 16 * 1024;
-
-#[inline(always)]
-fn polynomial<const N: usize>(coefficients: &[f64; N], y: f64) -> f64 {
-    coefficients
-        .iter()
-        .rev()
-        .fold(0.0, |acc, &c| acc.mul_add(y, c))
-}
 
 #[inline(always)]
 fn erf(x: f64) -> f64 {

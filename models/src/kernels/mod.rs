@@ -12,6 +12,20 @@ mod winograd;
 
 use candle_core::{CpuStorage, Layout, Result};
 
+/// Elements per parallel task of an element-wise kernel: large enough that rayon's overhead
+/// is negligible.
+pub(crate) const ELEMENTWISE_CHUNK: usize = 16 * 1024;
+
+/// `c[0] + c[1]·y + c[2]·y² + …` by Horner's rule with fused multiply-adds, for the kernels'
+/// rational approximations.
+#[inline(always)]
+pub(crate) fn polynomial<const N: usize>(coefficients: &[f64; N], y: f64) -> f64 {
+    coefficients
+        .iter()
+        .rev()
+        .fold(0.0, |acc, &c| acc.mul_add(y, c))
+}
+
 /// The f32 data of a contiguous CPU tensor, for the custom ops here.
 pub(crate) fn contiguous_f32<'a>(
     storage: &'a CpuStorage,
